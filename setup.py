@@ -1,0 +1,37 @@
+"""simgan-tf: SimGAN (Shrivastava et al., CVPR 2017) in TensorFlow 2 / Keras 3."""
+from setuptools import find_packages, setup
+
+setup(
+    name="simgan-tf",
+    version="0.1.0",
+    description="SimGAN reference implementation: refine simulated images with unlabeled real ones",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10,<3.14",
+    packages=find_packages(include=["simgan_tf", "simgan_tf.*", "tfds_builders", "tfds_builders.*"]),
+    package_data={"tfds_builders": ["*/README.md", "*/CITATIONS.bib", "*/checksums.tsv", "*/dummy_data/**/*"]},
+    include_package_data=True,
+    py_modules=["train_gaze", "train_hand"],
+    install_requires=[
+        # Plain tensorflow: a CPU machine must not pull gigabytes of CUDA (see the gpu extra).
+        "tensorflow==2.21.0",
+        "keras==3.15.1",
+        "tensorflow-datasets==4.9.10",
+        "numpy==2.4.6",
+        "scipy==1.17.1",
+        "pillow==13.0.0",
+        "matplotlib==3.11.2",
+        "ai-edge-litert==2.3.0",
+    ],
+    extras_require={
+        "gpu": ["tensorflow[and-cuda]==2.21.0"],
+        "serving": ["tensorflow-serving-api==2.21.0"],
+        "test": ["pytest==9.2.0"],
+    },
+    entry_points={
+        "console_scripts": [
+            "simgan-train-gaze=simgan_tf.train_cli:gaze_main",
+            "simgan-train-hand=simgan_tf.train_cli:hand_main",
+        ]
+    },
+)

@@ -1,0 +1,338 @@
+"""Configuration dataclasses and the paper's presets.
+
+Every number from the SimGAN paper (Shrivastava et al., CVPR 2017) lives here and nowhere
+else. Each preset records which of its values come from the paper and which were chosen,
+because the paper leaves lambda, the optimizer, batch size and buffer size unstated.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+PsiName = Literal["identity", "channel_mean", "derivatives"]
+HeadKind = Literal["local", "global"]
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """Shape of the images the refiner sees (height x width x channels)."""
+
+    height: int
+    width: int
+    channels: int = 1
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.height, self.width, self.channels)
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer of a paper architecture table: a convolution or a max-pool."""
+
+    kind: Literal["conv", "maxpool"]
+    kernel: int
+    stride: int = 1
+    filters: int | None = None  # None for max-pool
+
+
+@dataclass(frozen=True)
+class RefinerConfig:
+    """Fully convolutional ResNet: conv k x k -> ResNet blocks -> conv 1x1 (no stride, no pool)."""
+
+    filters: int = 64
+    kernel: int = 3
+    num_blocks: int = 4
+
+
+@dataclass(frozen=True)
+class DiscriminatorConfig:
+    """Layer table of D; the last conv has 2 filters (refined, real) followed by a softmax.
+
+    head="local" keeps the w x h patch map (the paper); head="global" flattens and uses one
+    fully connected decision per image (the ablation).
+    """
+
+    layers: tuple[LayerSpec, ...]
+    head: HeadKind = "local"
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Algorithm 1 schedule and optimisation settings."""
+
+    steps: int  # adversarial iterations (each K_g refiner steps + K_d discriminator steps)
+    pretrain_r_steps: int
+    pretrain_d_steps: int
+    batch_size: int
+    lambda_reg: float
+    psi: PsiName
+    buffer_size: int  # history buffer capacity B, in images
+    use_history: bool
+    k_g: int
+    k_d: int
+    learning_rate: float
+    # Piecewise-constant schedule: after each boundary (in adversarial steps) the next rate.
+    lr_boundaries: tuple[int, ...] = ()
+    lr_values_after: tuple[float, ...] = ()
+    grad_clip_norm: float | None = 50.0
+    seed: int = 0
+    checkpoint_every: int = 100  # optimizer steps between checkpoints
+    log_every: int = 10
+    max_checkpoints: int = 3
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where images come from: TFDS names ("builder/config") or a folder of images."""
+
+    synthetic: str
+    real: str
+    synthetic_split: str = "train"
+    real_split: str = "train"
+    data_dir: str | None = None
+    manual_dir: str | None = None
+    shuffle_buffer: int = 4096
+
+
+@dataclass(frozen=True)
+class GazeEstimatorConfig:
+    """The paper's gaze CNN: 5 convs, 2 max-pools, FC 9600 (the flattened map) / 1000 / 3."""
+
+    layers: tuple[LayerSpec, ...] = (
+        LayerSpec("conv", 3, 1, 32),
+        LayerSpec("conv", 3, 1, 32),
+        LayerSpec("conv", 3, 1, 64),
+        LayerSpec("maxpool", 3, 2),
+        LayerSpec("conv", 3, 1, 80),
+        LayerSpec("conv", 3, 1, 192),
+        LayerSpec("maxpool", 2, 2),
+    )
+    dense_units: tuple[int, ...] = (1000,)
+    outputs: int = 3
+    learning_rate: float = 0.001
+    batch_size: int = 512
+    epochs: int = 10
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A complete, named experiment configuration."""
+
+    name: str
+    task: Literal["gaze", "hand"]
+    image: ImageSpec
+    refiner: RefinerConfig
+    discriminator: DiscriminatorConfig
+    training: TrainingConfig
+    data: DataConfig
+    gaze_estimator: GazeEstimatorConfig | None = None
+    # Provenance: setting name -> "paper" | "chosen: why". Shown in --help and summary.json.
+    provenance: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------------------------------
+# Paper architecture tables (SPEC.md section 1).
+GAZE_IMAGE = ImageSpec(height=35, width=55, channels=1)
+HAND_IMAGE = ImageSpec(height=224, width=224, channels=1)
+
+GAZE_REFINER = RefinerConfig(filters=64, kernel=3, num_blocks=4)
+HAND_REFINER = RefinerConfig(filters=64, kernel=7, num_blocks=10)
+
+GAZE_DISCRIMINATOR = DiscriminatorConfig(
+    layers=(
+        LayerSpec("conv", 3, 2, 96),
+        LayerSpec("conv", 3, 2, 64),
+        LayerSpec("maxpool", 3, 1),
+        LayerSpec("conv", 3, 1, 32),
+        LayerSpec("conv", 1, 1, 32),
+        LayerSpec("conv", 1, 1, 2),
+    )
+)
+HAND_DISCRIMINATOR = DiscriminatorConfig(
+    layers=(
+        LayerSpec("conv", 7, 4, 96),
+        LayerSpec("conv", 5, 2, 64),
+        LayerSpec("maxpool", 3, 2),
+        LayerSpec("conv", 3, 2, 32),
+        LayerSpec("conv", 1, 1, 32),
+        LayerSpec("conv", 1, 1, 2),
+    )
+)
+
+# Values the paper does not state; defaults of the widely used TF1 implementation.
+_CHOSEN_TF1 = "chosen: not in the paper; default of the widely used TF1 implementation"
+
+GAZE_PAPER = Preset(
+    name="gaze_paper",
+    task="gaze",
+    image=GAZE_IMAGE,
+    refiner=GAZE_REFINER,
+    discriminator=GAZE_DISCRIMINATOR,
+    training=TrainingConfig(
+        steps=10_000,
+        pretrain_r_steps=1000,
+        pretrain_d_steps=200,
+        batch_size=512,
+        lambda_reg=0.5,
+        psi="identity",
+        buffer_size=25_600,
+        use_history=True,
+        k_g=2,
+        k_d=1,
+        learning_rate=0.001,
+        grad_clip_norm=50.0,
+        checkpoint_every=500,
+        log_every=50,
+    ),
+    data=DataConfig(synthetic="procedural_eyes/simulator", real="procedural_eyes/camera"),
+    gaze_estimator=GazeEstimatorConfig(),
+    provenance={
+        "image": "paper (35 x 55 grayscale)",
+        "refiner": "paper (conv3x3 64, 4 ResNet blocks, conv1x1)",
+        "discriminator": "paper (layer table of the gaze experiment)",
+        "pretrain_r_steps": "paper (1000)",
+        "pretrain_d_steps": "paper (200)",
+        "k_g": "paper (text: 'twice'; Algorithm 1 also prints K_g = 50, set --k-g 50 for that)",
+        "k_d": "paper (1)",
+        "learning_rate": "paper (0.001)",
+        "steps": "chosen: the paper does not state the number of adversarial iterations",
+        "lambda_reg": _CHOSEN_TF1 + " (0.5)",
+        "batch_size": _CHOSEN_TF1 + " (512)",
+        "buffer_size": _CHOSEN_TF1 + " (50 batches = 25,600 images)",
+        "optimizer": _CHOSEN_TF1 + " (Adam)",
+        "grad_clip_norm": _CHOSEN_TF1 + " (50)",
+        "gaze_estimator": "paper (lr 0.001, batch 512); epochs chosen",
+    },
+)
+
+GAZE_QUICK = dataclasses.replace(
+    GAZE_PAPER,
+    name="gaze_quick",
+    # Half the width of the paper's refiner: a 64-filter refiner trains at ~21 images/s on
+    # 2 CPU cores, the 32-filter one at ~70 images/s; depth and kernel sizes are the paper's.
+    refiner=dataclasses.replace(GAZE_REFINER, filters=32),
+    training=dataclasses.replace(
+        GAZE_PAPER.training,
+        steps=500,
+        pretrain_r_steps=200,
+        pretrain_d_steps=50,
+        batch_size=32,
+        buffer_size=3200,
+        checkpoint_every=100,
+        log_every=10,
+    ),
+    gaze_estimator=dataclasses.replace(GazeEstimatorConfig(), batch_size=128, epochs=8),
+    provenance={
+        **GAZE_PAPER.provenance,
+        "refiner": "chosen: paper layout with 32 instead of 64 filters, to fit 2 CPU cores",
+        "steps": "chosen: sized so `python train_gaze.py` finishes in under 20 min on 2 CPU cores",
+        "pretrain_r_steps": "chosen: 200 (paper 1000), CPU budget",
+        "pretrain_d_steps": "chosen: 50 (paper 200), CPU budget",
+        "batch_size": "chosen: 32, CPU budget",
+        "buffer_size": "chosen: 100 batches of 32",
+        "gaze_estimator": "paper architecture and lr; batch 128 and 8 epochs chosen for CPU",
+    },
+)
+
+HAND_PAPER = Preset(
+    name="hand_paper",
+    task="hand",
+    image=HAND_IMAGE,
+    refiner=HAND_REFINER,
+    discriminator=HAND_DISCRIMINATOR,
+    training=TrainingConfig(
+        steps=700_000,
+        pretrain_r_steps=500,
+        pretrain_d_steps=200,
+        batch_size=32,
+        lambda_reg=0.5,
+        psi="identity",
+        buffer_size=1600,
+        use_history=True,
+        k_g=2,
+        k_d=1,
+        learning_rate=0.0002,
+        lr_boundaries=(600_000,),
+        lr_values_after=(0.00005,),
+        grad_clip_norm=50.0,
+        checkpoint_every=1000,
+        log_every=100,
+    ),
+    data=DataConfig(synthetic="procedural_hands/synthetic", real="procedural_hands/sensor"),
+    provenance={
+        "image": "paper (224 x 224 depth)",
+        "refiner": "paper (7x7 filters, 10 ResNet blocks)",
+        "discriminator": "paper (layer table of the hand experiment)",
+        "pretrain_r_steps": "paper (500)",
+        "pretrain_d_steps": "paper (200)",
+        "k_g": "paper (2)",
+        "k_d": "paper (1)",
+        "learning_rate": "paper (0.0002, then 0.00005 after 600k steps)",
+        "steps": "chosen: 700k so the paper's 600k-step decay takes effect",
+        "lambda_reg": _CHOSEN_TF1 + " (0.5)",
+        "batch_size": "chosen: 32 (224 x 224 images; the paper does not say)",
+        "buffer_size": "chosen: 50 batches of 32",
+        "optimizer": _CHOSEN_TF1 + " (Adam)",
+        "grad_clip_norm": _CHOSEN_TF1 + " (50)",
+    },
+)
+
+HAND_QUICK = dataclasses.replace(
+    HAND_PAPER,
+    name="hand_quick",
+    image=ImageSpec(height=64, width=64, channels=1),
+    refiner=dataclasses.replace(HAND_REFINER, filters=32, num_blocks=4),
+    training=dataclasses.replace(
+        HAND_PAPER.training,
+        steps=300,
+        pretrain_r_steps=100,
+        pretrain_d_steps=50,
+        batch_size=16,
+        buffer_size=800,
+        lr_boundaries=(),
+        lr_values_after=(),
+        checkpoint_every=100,
+        log_every=10,
+    ),
+    provenance={
+        **HAND_PAPER.provenance,
+        "image": "chosen: 64 x 64 (paper 224 x 224) to fit 2 CPU cores",
+        "refiner": "chosen: 7x7 filters as the paper, 32 filters and 4 blocks for CPU",
+        "steps": "chosen: CPU budget",
+        "pretrain_r_steps": "chosen: CPU budget",
+        "batch_size": "chosen: CPU budget",
+        "buffer_size": "chosen: 50 batches of 16",
+        "learning_rate": "paper (0.0002); the 600k-step decay is never reached",
+    },
+)
+
+PRESETS: dict[str, Preset] = {
+    p.name: p for p in (GAZE_PAPER, GAZE_QUICK, HAND_PAPER, HAND_QUICK)
+}
+
+
+def get_preset(name: str, task: str | None = None) -> Preset:
+    """Look a preset up by full name ("gaze_quick") or, given a task, short name ("quick")."""
+    candidates = [name] + ([f"{task}_{name}"] if task else [])
+    for candidate in candidates:
+        if candidate in PRESETS:
+            return PRESETS[candidate]
+    raise ValueError(
+        f"unknown preset {name!r}; expected one of {sorted(PRESETS)}"
+        + (f" (or the short names {sorted(n.split('_', 1)[1] for n in PRESETS if n.startswith(task + '_'))})" if task else "")
+    )
+
+
+def with_overrides(preset: Preset, **training_overrides: Any) -> Preset:
+    """Return a copy of `preset` with TrainingConfig fields replaced (None values ignored)."""
+    valid = {f.name for f in dataclasses.fields(TrainingConfig)}
+    unknown = set(training_overrides) - valid
+    if unknown:
+        raise ValueError(f"unknown training settings {sorted(unknown)}; expected some of {sorted(valid)}")
+    changes = {k: v for k, v in training_overrides.items() if v is not None}
+    return dataclasses.replace(preset, training=dataclasses.replace(preset.training, **changes))

@@ -1,0 +1,200 @@
+"""Input pipelines: TFDS datasets or a folder of images -> batched float images in [-1, 1].
+
+The refiner never sees labels of the real domain, so `image_dataset` strips every feature
+but the image. Estimators use `labeled_dataset`, which keeps them.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from simgan_tf.config import ImageSpec
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+# Builders shipped in tfds_builders/; importing a module registers its dataset with TFDS.
+_BUILDER_MODULES = ("procedural_eyes", "procedural_hands", "unity_eyes", "mpii_gaze", "nyu_hand")
+
+
+class DataError(ValueError):
+    """Bad input data: the message names the file or dataset and what was expected."""
+
+
+def to_model_range(images: tf.Tensor) -> tf.Tensor:
+    """uint8 0..255 -> float32 -1..1 (the range the refiner's tanh output lives in)."""
+    return tf.cast(images, tf.float32) / 127.5 - 1.0
+
+
+def from_model_range(images: tf.Tensor) -> tf.Tensor:
+    """float32 -1..1 -> uint8 0..255 (rounded, clipped)."""
+    scaled = (tf.clip_by_value(tf.cast(images, tf.float32), -1.0, 1.0) + 1.0) * 127.5
+    return tf.cast(tf.round(scaled), tf.uint8)
+
+
+def register_builders() -> None:
+    """Import the project's TFDS builders so `tfds.builder(name)` can find them."""
+    for module in _BUILDER_MODULES:
+        try:
+            importlib.import_module(f"tfds_builders.{module}")
+        except ModuleNotFoundError as err:
+            if err.name not in (f"tfds_builders.{module}", "tfds_builders"):
+                raise
+
+
+def is_image_folder(source: str) -> bool:
+    return os.path.isdir(source)
+
+
+def list_image_files(folder: str | os.PathLike) -> list[str]:
+    """All image files under `folder` (recursive, sorted), validated by their headers."""
+    from PIL import Image, UnidentifiedImageError
+
+    folder = Path(folder)
+    files = sorted(
+        str(p) for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+    )
+    if not files:
+        raise DataError(
+            f"image folder {folder} holds no images: expected files ending in {', '.join(IMAGE_EXTENSIONS)}"
+        )
+    for path in files:
+        try:
+            with Image.open(path) as img:
+                img.verify()
+        except (UnidentifiedImageError, OSError, SyntaxError) as err:
+            raise DataError(f"{path}: not a readable image ({err}); expected PNG/JPEG/BMP/GIF") from err
+    return files
+
+
+def _looks_like_path(source: str) -> bool:
+    """TFDS names are `name` or `name/config`; anything else is meant as a folder."""
+    return source.startswith(("/", ".", "~")) or source.count("/") > 1 or "\\" in source
+
+
+def _decode_file(path: tf.Tensor, image: ImageSpec) -> tf.Tensor:
+    raw = tf.io.read_file(path)
+    decoded = tf.io.decode_image(raw, channels=image.channels, expand_animations=False)
+    decoded.set_shape([None, None, image.channels])
+    return decoded
+
+
+def _fit_size(images: tf.Tensor, image: ImageSpec) -> tf.Tensor:
+    """Resize uint8 images to the preset's H x W if they differ (keeps uint8)."""
+    static = images.shape
+    if static[-3] == image.height and static[-2] == image.width:
+        return images
+    resized = tf.image.resize(images, (image.height, image.width), method="area")
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+
+
+def load_tfds_builder(name: str, data_dir: str | None = None, manual_dir: str | None = None):
+    """Get (and build on first use) a TFDS dataset, with a clear error for unknown names."""
+    register_builders()
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except Exception as err:  # TFDS raises several registry error types
+        raise DataError(
+            f"unknown dataset {name!r}: expected a TFDS name such as 'procedural_eyes/simulator', "
+            f"'unity_eyes', 'mpii_gaze', 'nyu_hand/real', or an existing folder of images ({err})"
+        ) from err
+    if not builder.is_prepared():
+        print(f"Preparing dataset {name} in {builder.data_dir} (first use only)...", flush=True)
+        config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None
+        builder.download_and_prepare(download_config=config)
+    return builder
+
+
+def _tfds_split(builder, split: str, seed: int):
+    if split not in builder.info.splits and "[" not in split:
+        raise DataError(
+            f"dataset {builder.info.full_name} has no split {split!r}: expected one of {sorted(builder.info.splits)}"
+        )
+    read_config = tfds.ReadConfig(shuffle_seed=seed)
+    return builder.as_dataset(split=split, shuffle_files=False, read_config=read_config)
+
+
+def raw_dataset(
+    source: str,
+    split: str,
+    image: ImageSpec,
+    data_dir: str | None = None,
+    manual_dir: str | None = None,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """Unbatched dicts with a uint8 `image` of the preset's shape (plus labels for TFDS)."""
+    if is_image_folder(source):
+        files = list_image_files(source)
+        ds = tf.data.Dataset.from_tensor_slices(files)
+        return ds.map(lambda p: {"image": _fit_size(_decode_file(p, image), image), "file_name": p},
+                      num_parallel_calls=tf.data.AUTOTUNE)
+    if _looks_like_path(source):
+        raise DataError(f"{source}: no such folder of images (and not a TFDS dataset name)")
+    builder = load_tfds_builder(source, data_dir, manual_dir)
+    feature = builder.info.features["image"] if "image" in builder.info.features else None
+    if feature is None:
+        raise DataError(f"dataset {source} has no 'image' feature: expected one")
+    channels = feature.shape[-1]
+    if channels != image.channels:
+        raise DataError(
+            f"dataset {source} has {channels}-channel images; the preset expects {image.channels}"
+        )
+    ds = _tfds_split(builder, split, seed)
+    return ds.map(lambda ex: {**ex, "image": _fit_size(ex["image"], image)},
+                  num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def image_dataset(
+    source: str,
+    split: str,
+    image: ImageSpec,
+    data_dir: str | None = None,
+    manual_dir: str | None = None,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """Unbatched uint8 images only (labels dropped: refiner training never sees them)."""
+    ds = raw_dataset(source, split, image, data_dir, manual_dir, seed)
+    return ds.map(lambda ex: ex["image"], num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def training_stream(
+    images: tf.data.Dataset,
+    batch_size: int,
+    seed: int,
+    shuffle_buffer: int = 4096,
+) -> tf.data.Dataset:
+    """Endless shuffled batches of float images in [-1, 1] (uint8 kept until after shuffle)."""
+    ds = images.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+    ds = ds.batch(batch_size, drop_remainder=True)
+    return ds.map(to_model_range, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+
+
+def labeled_dataset(
+    source: str,
+    split: str,
+    image: ImageSpec,
+    label_keys: tuple[str, ...] = ("gaze",),
+    data_dir: str | None = None,
+    manual_dir: str | None = None,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """Unbatched (float image in [-1, 1], labels dict) pairs for estimators and evaluation."""
+    ds = raw_dataset(source, split, image, data_dir, manual_dir, seed)
+    spec = ds.element_spec
+    missing = [k for k in label_keys if k not in spec]
+    if missing:
+        raise DataError(f"dataset {source}[{split}] lacks labels {missing}: it has {sorted(spec)}")
+    return ds.map(lambda ex: (to_model_range(ex["image"]), {k: ex[k] for k in label_keys}),
+                  num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def take_images(ds: tf.data.Dataset, count: int) -> Any:
+    """First `count` uint8 images of an image dataset as one numpy array (for sample grids)."""
+    batch = next(iter(ds.batch(count).take(1)))
+    return batch.numpy()

@@ -1,0 +1,106 @@
+"""SimGAN discriminator: a fully convolutional patch classifier (refined vs real).
+
+The paper's D ends in a softmax over two classes for every patch of a w x h map. Here the
+model returns the **logits** of that map; the softmax lives in `simgan_tf.losses`, where
+`tf.nn.sparse_softmax_cross_entropy_with_logits` computes it stably. Class 0 = refined,
+class 1 = real (`losses.REFINED`, `losses.REAL`).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+from keras import layers
+
+from simgan_tf.config import DiscriminatorConfig, ImageSpec, LayerSpec
+
+NUM_CLASSES = 2  # refined, real
+
+
+def receptive_field(layer_specs: Sequence[LayerSpec]) -> int:
+    """Side of the input window one output unit of a conv/pool stack depends on.
+
+    Standard recursion over the stack: r += (k - 1) * jump; jump *= stride, starting at
+    r = 1, jump = 1. For the discriminator this is the size of one "patch" of the paper's
+    local adversarial loss.
+    """
+    size, jump = 1, 1
+    for index, spec in enumerate(layer_specs):
+        if spec.kernel < 1 or spec.stride < 1:
+            raise ValueError(
+                f"receptive_field: layer {index} ({spec}) needs kernel >= 1 and stride >= 1"
+            )
+        size += (spec.kernel - 1) * jump
+        jump *= spec.stride
+    return size
+
+
+def _validate(image: ImageSpec, cfg: DiscriminatorConfig) -> None:
+    if min(image.shape) < 1:
+        raise ValueError(f"build_discriminator: image shape {image.shape} must be positive")
+    if not cfg.layers:
+        raise ValueError("build_discriminator: DiscriminatorConfig.layers is empty")
+    for index, spec in enumerate(cfg.layers):
+        if spec.kind == "conv" and (spec.filters is None or spec.filters < 1):
+            raise ValueError(f"build_discriminator: conv layer {index} ({spec}) needs filters >= 1")
+        if spec.kind not in ("conv", "maxpool"):
+            raise ValueError(
+                f"build_discriminator: layer {index} has kind {spec.kind!r}; "
+                "expected 'conv' or 'maxpool'"
+            )
+    last = cfg.layers[-1]
+    if last.kind != "conv" or last.filters != NUM_CLASSES:
+        raise ValueError(
+            f"build_discriminator: the last layer must be a conv with {NUM_CLASSES} filters "
+            f"(refined/real logits), got {last}"
+        )
+    if cfg.head not in ("local", "global"):
+        raise ValueError(f"build_discriminator: head {cfg.head!r}; expected 'local' or 'global'")
+
+
+def build_discriminator(
+    image: ImageSpec, cfg: DiscriminatorConfig, name: str = "discriminator"
+) -> keras.Model:
+    """Build D from the layer table `cfg.layers` ('same' padding, ReLU after all convs but the last).
+
+    head="local" (the paper): logits of shape (batch, h, w, 2), one refined/real decision
+    per image patch of `receptive_field(cfg.layers)` pixels. head="global" (the ablation):
+    the same trunk without the last conv, then flatten + Dense(2), reshaped to
+    (batch, 1, 1, 2) so the losses treat it as a single-patch map.
+
+    The outputs are logits, not the paper's softmax probabilities: the softmax is applied
+    in the losses (`tf.nn.softmax(logits)[..., 0]` is the paper's D(x)). They are float32
+    even under a mixed-precision policy so the losses stay numerically stable.
+    """
+    _validate(image, cfg)
+    inputs = keras.Input(shape=image.shape, name=f"{name}_input")
+    trunk = cfg.layers[:-1]
+    x = inputs
+    n_conv = n_pool = 0
+    for spec in trunk:
+        if spec.kind == "conv":
+            n_conv += 1
+            x = layers.Conv2D(
+                spec.filters, spec.kernel, strides=spec.stride, padding="same",
+                name=f"{name}_conv{n_conv}",
+            )(x)
+            x = layers.ReLU(name=f"{name}_relu{n_conv}")(x)
+        else:
+            n_pool += 1
+            x = layers.MaxPooling2D(
+                pool_size=spec.kernel, strides=spec.stride, padding="same",
+                name=f"{name}_maxpool{n_pool}",
+            )(x)
+    if cfg.head == "local":
+        last = cfg.layers[-1]
+        x = layers.Conv2D(
+            NUM_CLASSES, last.kernel, strides=last.stride, padding="same",
+            name=f"{name}_conv{n_conv + 1}",
+        )(x)
+    else:
+        x = layers.Flatten(name=f"{name}_flatten")(x)
+        x = layers.Dense(NUM_CLASSES, name=f"{name}_global_dense")(x)
+        x = layers.Reshape((1, 1, NUM_CLASSES), name=f"{name}_global_map")(x)
+    # Identity layer computing in float32: keeps logits float32 under mixed precision.
+    logits = layers.Activation("linear", dtype="float32", name=f"{name}_logits")(x)
+    return keras.Model(inputs, logits, name=name)

@@ -1,0 +1,65 @@
+"""SimGAN refiner: a fully convolutional ResNet mapping a synthetic image to a refined one.
+
+No striding and no pooling, so every output pixel sees a local window of the input
+(`refiner_receptive_field`): the refiner can change local texture but not global
+structure, which is what preserves the simulator's labels.
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from simgan_tf.config import ImageSpec, LayerSpec, RefinerConfig
+from simgan_tf.models.discriminator import receptive_field
+
+
+def refiner_layer_specs(cfg: RefinerConfig) -> tuple[LayerSpec, ...]:
+    """The convolutions on the refiner's longest path (input conv, 2 per block, 1x1 out)."""
+    body = LayerSpec("conv", cfg.kernel, 1, cfg.filters)
+    return (body,) + (body, body) * cfg.num_blocks + (LayerSpec("conv", 1, 1, None),)
+
+
+def refiner_receptive_field(cfg: RefinerConfig) -> int:
+    """Side of the input window one refined pixel depends on: 1 + (k - 1) * (1 + 2 * blocks)."""
+    return receptive_field(refiner_layer_specs(cfg))
+
+
+def build_refiner(
+    image: ImageSpec,
+    cfg: RefinerConfig,
+    name: str = "refiner",
+    *,
+    dynamic_spatial: bool = False,
+) -> keras.Model:
+    """Build R: conv k x k + ReLU -> `num_blocks` ResNet blocks -> conv 1x1 -> tanh.
+
+    Each block is conv k x k + ReLU, conv k x k, add the block input, ReLU. 'same'
+    padding keeps the output the size of the input; tanh keeps it in the library's image
+    range [-1, 1]. The batch dimension is always dynamic; `dynamic_spatial=True` also
+    leaves height and width unset (the network is fully convolutional), e.g. to refine
+    images of another size than `image`. The output is float32 under mixed precision.
+    """
+    if min(image.shape) < 1:
+        raise ValueError(f"build_refiner: image shape {image.shape} must be positive")
+    if cfg.filters < 1 or cfg.kernel < 1 or cfg.num_blocks < 0:
+        raise ValueError(
+            f"build_refiner: RefinerConfig {cfg} needs filters >= 1, kernel >= 1, num_blocks >= 0"
+        )
+    shape = (None, None, image.channels) if dynamic_spatial else image.shape
+    inputs = keras.Input(shape=shape, name=f"{name}_input")
+
+    def conv(tensor, kernel, filters, label):
+        return layers.Conv2D(filters, kernel, padding="same", name=f"{name}_{label}")(tensor)
+
+    x = conv(inputs, cfg.kernel, cfg.filters, "conv_in")
+    x = layers.ReLU(name=f"{name}_relu_in")(x)
+    for block in range(1, cfg.num_blocks + 1):
+        prefix = f"block{block}"
+        y = conv(x, cfg.kernel, cfg.filters, f"{prefix}_conv1")
+        y = layers.ReLU(name=f"{name}_{prefix}_relu1")(y)
+        y = conv(y, cfg.kernel, cfg.filters, f"{prefix}_conv2")
+        y = layers.Add(name=f"{name}_{prefix}_add")([x, y])
+        x = layers.ReLU(name=f"{name}_{prefix}_relu2")(y)
+    x = conv(x, 1, image.channels, "conv_out")
+    outputs = layers.Activation("tanh", dtype="float32", name=f"{name}_tanh")(x)
+    return keras.Model(inputs, outputs, name=name)

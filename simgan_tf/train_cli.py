@@ -1,0 +1,241 @@
+"""Command line of train_gaze.py / train_hand.py: flags -> preset -> data -> trainer -> outputs."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from simgan_tf import config as cfg
+
+TASK_DEFAULT_PRESET = {"gaze": "gaze_quick", "hand": "hand_quick"}
+# Settings that may differ when resuming a run (they change how long or how often, not what).
+RESUMABLE_CHANGES = {"steps", "checkpoint_every", "log_every", "max_checkpoints"}
+
+
+def build_parser(task: str) -> argparse.ArgumentParser:
+    presets = sorted(n for n in cfg.PRESETS if n.startswith(task + "_"))
+    parser = argparse.ArgumentParser(
+        prog=f"train_{task}.py",
+        description=(
+            f"Train a SimGAN refiner ({task}): Algorithm 1 of Shrivastava et al. 2017. "
+            "Pretrains the refiner R with the self-regularization loss only, pretrains the "
+            "local patch discriminator D, then alternates K_g refiner and K_d discriminator "
+            "steps. With no arguments it trains the quick preset on the embedded procedural "
+            "data (built on first use). Rerunning with the same --run-dir resumes."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    g = parser.add_argument_group("preset and schedule (unset flags keep the preset's value)")
+    g.add_argument("--preset", default=TASK_DEFAULT_PRESET[task],
+                   help=f"named configuration: {', '.join(presets)} (short names without '{task}_' work too)")
+    g.add_argument("--steps", type=int, help="adversarial iterations (each K_g refiner + K_d discriminator steps)")
+    g.add_argument("--pretrain-r-steps", type=int, help="refiner pretraining steps (self-regularization loss only)")
+    g.add_argument("--pretrain-d-steps", type=int, help="discriminator pretraining steps")
+    g.add_argument("--batch-size", type=int, help="images per step (even: D sees b/2 current + b/2 history)")
+    g.add_argument("--lambda-reg", type=float, help="weight of the self-regularization L1 loss")
+    g.add_argument("--psi", choices=["identity", "channel_mean", "derivatives"],
+                   help="feature transform psi of the self-regularization loss")
+    g.add_argument("--buffer-size", type=int, help="history buffer capacity B (images)")
+    g.add_argument("--no-history", action="store_true", help="ablation: D sees only current refined images")
+    g.add_argument("--discriminator-head", choices=["local", "global"],
+                   help="'local' patch map (paper) or 'global' single decision (ablation)")
+    g.add_argument("--k-g", type=int, help="refiner steps per iteration (paper: 2; Algorithm 1 also prints 50)")
+    g.add_argument("--k-d", type=int, help="discriminator steps per iteration")
+    g.add_argument("--learning-rate", type=float, help="Adam learning rate of R and D")
+    g.add_argument("--seed", type=int, help="random seed (weights, data order, history sampling)")
+    g.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
+    g.add_argument("--log-every", type=int, help="steps between TensorBoard scalar writes")
+
+    d = parser.add_argument_group("data")
+    d.add_argument("--synthetic", help="synthetic (labeled) domain: TFDS name like 'procedural_eyes/simulator' "
+                   "or 'unity_eyes', or a folder of images")
+    d.add_argument("--real", help="real (unlabeled) domain: TFDS name like 'procedural_eyes/camera' or "
+                   "'mpii_gaze', or any folder of images")
+    d.add_argument("--synthetic-split", help="TFDS split of the synthetic domain")
+    d.add_argument("--real-split", help="TFDS split of the real domain")
+    d.add_argument("--manual-dir", help="folder holding manually downloaded datasets (UnityEyes, MPIIGaze, NYU hand), "
+                   "one sub-folder per dataset name")
+    d.add_argument("--data-dir", help="where TFDS stores prepared datasets (default: ~/tensorflow_datasets)")
+
+    o = parser.add_argument_group("outputs")
+    o.add_argument("--run-dir", help="run directory (default: runs/<preset>-<time>); an existing one is resumed")
+    o.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def resolve_preset(args: argparse.Namespace, task: str) -> cfg.Preset:
+    """The preset named by --preset with every explicitly given flag applied."""
+    preset = cfg.get_preset(args.preset, task)
+    if preset.task != task:
+        raise ValueError(f"--preset {args.preset} is a {preset.task} preset; train_{task}.py needs a {task} preset")
+    preset = cfg.with_overrides(
+        preset,
+        steps=args.steps,
+        pretrain_r_steps=args.pretrain_r_steps,
+        pretrain_d_steps=args.pretrain_d_steps,
+        batch_size=args.batch_size,
+        lambda_reg=args.lambda_reg,
+        psi=args.psi,
+        buffer_size=args.buffer_size,
+        use_history=False if args.no_history else None,
+        k_g=args.k_g,
+        k_d=args.k_d,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        log_every=args.log_every,
+    )
+    data_changes = {
+        "synthetic": args.synthetic,
+        "real": args.real,
+        "synthetic_split": args.synthetic_split,
+        "real_split": args.real_split,
+        "manual_dir": args.manual_dir,
+        "data_dir": args.data_dir,
+    }
+    data = dataclasses.replace(preset.data, **{k: v for k, v in data_changes.items() if v is not None})
+    disc = preset.discriminator
+    if args.discriminator_head:
+        disc = dataclasses.replace(disc, head=args.discriminator_head)
+    preset = dataclasses.replace(preset, data=data, discriminator=disc)
+    validate(preset)
+    return preset
+
+
+def validate(preset: cfg.Preset) -> None:
+    t = preset.training
+    positive = {"--steps": t.steps, "--batch-size": t.batch_size, "--buffer-size": t.buffer_size,
+                "--k-g": t.k_g, "--k-d": t.k_d, "--checkpoint-every": t.checkpoint_every,
+                "--log-every": t.log_every}
+    for flag, value in positive.items():
+        if value < 1:
+            raise ValueError(f"{flag} must be >= 1, got {value}")
+    for flag, value in {"--pretrain-r-steps": t.pretrain_r_steps, "--pretrain-d-steps": t.pretrain_d_steps}.items():
+        if value < 0:
+            raise ValueError(f"{flag} must be >= 0, got {value}")
+    if t.batch_size % 2:
+        raise ValueError(f"--batch-size must be even (D sees b/2 current + b/2 history images), got {t.batch_size}")
+    if t.use_history and t.buffer_size < t.batch_size // 2:
+        raise ValueError(f"--buffer-size must hold at least half a batch ({t.batch_size // 2}), got {t.buffer_size}")
+    if t.learning_rate <= 0:
+        raise ValueError(f"--learning-rate must be > 0, got {t.learning_rate}")
+    if t.lambda_reg < 0:
+        raise ValueError(f"--lambda-reg must be >= 0, got {t.lambda_reg}")
+
+
+def check_resume_compatible(run_dir: Path, preset: cfg.Preset) -> None:
+    """Refuse to resume a run with different model/data settings (it would corrupt it)."""
+    from simgan_tf import run_io
+
+    stored = run_io.load_run_config(run_dir)
+    stored_d, new_d = run_io.preset_to_dict(stored), run_io.preset_to_dict(preset)
+    stored_d["training"] = {k: v for k, v in stored_d["training"].items() if k not in RESUMABLE_CHANGES}
+    new_d["training"] = {k: v for k, v in new_d["training"].items() if k not in RESUMABLE_CHANGES}
+    stored_d.pop("provenance", None)
+    new_d.pop("provenance", None)
+    diffs = sorted(_diff(stored_d, new_d))
+    if diffs:
+        raise ValueError(
+            f"{run_dir} was created with different settings ({'; '.join(diffs)}). Resume with the "
+            "same flags (only --steps, --checkpoint-every, --log-every may change), or pick a new --run-dir."
+        )
+
+
+def _diff(a, b, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in sorted(set(a) | set(b)):
+            out += _diff(a.get(key), b.get(key), f"{prefix}{key}.")
+        return out
+    a = list(a) if isinstance(a, tuple) else a
+    b = list(b) if isinstance(b, tuple) else b
+    return [] if a == b else [f"{prefix.rstrip('.')}: {a!r} -> {b!r}"]
+
+
+def default_run_dir(preset: cfg.Preset) -> Path:
+    return Path("runs") / f"{preset.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def run(preset: cfg.Preset, run_dir: Path, verbose: bool = True) -> dict:
+    """Train (or resume) and write samples.png and summary.json; returns the summary."""
+    import tensorflow as tf
+
+    from simgan_tf import data, run_io, viz
+    from simgan_tf.trainer import SimGANTrainer
+
+    started = time.time()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if (run_dir / run_io.CONFIG_FILE).exists():
+        check_resume_compatible(run_dir, preset)
+    run_io.save_run_config(run_dir, preset)
+    d, t = preset.data, preset.training
+    synthetic = data.image_dataset(d.synthetic, d.synthetic_split, preset.image, d.data_dir, d.manual_dir, t.seed)
+    real = data.image_dataset(d.real, d.real_split, preset.image, d.data_dir, d.manual_dir, t.seed + 1)
+    trainer = SimGANTrainer(preset, run_dir)
+    final = trainer.fit(
+        data.training_stream(synthetic, t.batch_size, t.seed, d.shuffle_buffer),
+        data.training_stream(real, t.batch_size, t.seed + 1, d.shuffle_buffer),
+        verbose=verbose,
+    )
+    sample_synthetic = data.take_images(synthetic, 8)
+    sample_real = data.take_images(real, 8)
+    refined = trainer.refine(data.to_model_range(sample_synthetic))
+    samples = viz.save_image_rows(
+        run_dir / run_io.SAMPLES_FILE,
+        [sample_synthetic, refined, sample_real],
+        ["synthetic", "refined", "real"],
+        title=f"{preset.name}, step {int(trainer.step.numpy())}",
+    )
+    summary = {
+        "preset": preset.name,
+        "settings": run_io.preset_to_dict(preset),
+        "steps_done": int(trainer.step.numpy()),
+        "total_steps": trainer.total_steps,
+        "adversarial_steps_done": max(0, int(trainer.step.numpy()) - t.pretrain_r_steps - t.pretrain_d_steps),
+        "final_losses": final,
+        "images_per_second": trainer.throughput(),
+        "wall_seconds_this_invocation": round(time.time() - started, 1),
+        "run_dir": str(run_dir),
+        "checkpoint": trainer.manager.latest_checkpoint if trainer.manager else None,
+        "samples": str(samples),
+        "tensorflow_version": tf.__version__,
+    }
+    run_io.write_json_atomic(run_dir / run_io.SUMMARY_FILE, summary)
+    return summary
+
+
+def main(argv: Sequence[str] | None = None, task: str = "gaze") -> int:
+    parser = build_parser(task)
+    args = parser.parse_args(argv)
+    try:
+        preset = resolve_preset(args, task)
+    except ValueError as err:
+        parser.error(str(err))
+    run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(preset)
+    print(f"Run directory: {run_dir}", flush=True)
+    from simgan_tf.data import DataError
+    from simgan_tf.trainer import NonFiniteLossError
+
+    try:
+        summary = run(preset, run_dir, verbose=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"Stopped. Resume with: python train_{task}.py --run-dir {run_dir} (same flags)", file=sys.stderr)
+        return 130
+    except (DataError, NonFiniteLossError, ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps({k: summary[k] for k in ("steps_done", "final_losses", "images_per_second")}, indent=2))
+    print(f"Done. Run directory: {run_dir} (samples.png, summary.json, checkpoints/, logs/)", flush=True)
+    return 0
+
+
+def gaze_main() -> int:
+    return main(task="gaze")
+
+
+def hand_main() -> int:
+    return main(task="hand")

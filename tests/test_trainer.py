@@ -1,0 +1,104 @@
+"""Algorithm 1 trainer: which weights each step changes, resume, non-finite losses."""
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import tiny_preset
+from simgan_tf import run_io
+from simgan_tf.trainer import NonFiniteLossError, SimGANTrainer
+
+
+def _stream(preset, seed, offset=0.0):
+    h, w, c = preset.image.shape
+    rng = np.random.default_rng(seed)
+    images = np.clip(rng.normal(offset, 0.3, size=(64, h, w, c)), -1, 1).astype("float32")
+    return _batched(preset, images)
+
+
+def _batched(preset, images):
+    return tf.data.Dataset.from_tensor_slices(images).repeat().batch(preset.training.batch_size, drop_remainder=True)
+
+
+def _weights(model):
+    return [w.numpy().copy() for w in model.trainable_variables]
+
+
+def _changed(before, model):
+    return any(not np.array_equal(b, w.numpy()) for b, w in zip(before, model.trainable_variables))
+
+
+def test_refiner_step_changes_only_refiner(tiny, tmp_path):
+    trainer = SimGANTrainer(tiny, tmp_path)
+    r0, d0 = _weights(trainer.refiner), _weights(trainer.discriminator)
+    batch = next(iter(_stream(tiny, 0)))
+    trainer.refiner_step(batch)
+    assert _changed(r0, trainer.refiner)
+    assert not _changed(d0, trainer.discriminator)
+
+
+def test_discriminator_step_changes_only_discriminator(tiny, tmp_path):
+    trainer = SimGANTrainer(tiny, tmp_path)
+    r0, d0 = _weights(trainer.refiner), _weights(trainer.discriminator)
+    synthetic, real = next(iter(_stream(tiny, 0))), next(iter(_stream(tiny, 1, 0.5)))
+    out = trainer.discriminator_step(synthetic, real)
+    assert _changed(d0, trainer.discriminator)
+    assert not _changed(r0, trainer.refiner)
+    assert set(out) >= {"d_refined", "d_real", "d_total", "d_acc_refined", "d_acc_real"}
+    # the D step feeds the history buffer with b/2 refined images
+    assert int(trainer.history.size.numpy()) == tiny.training.batch_size // 2
+
+
+def test_pretraining_uses_self_regularization_only(tiny, tmp_path):
+    trainer = SimGANTrainer(tiny, tmp_path)
+    out = trainer.pretrain_refiner_step(next(iter(_stream(tiny, 0))))
+    assert float(out["r_adversarial"]) == 0.0
+    assert float(out["r_total"]) == pytest.approx(float(out["r_self_reg"]))
+
+
+def test_phases_follow_algorithm_1(tiny, tmp_path):
+    trainer = SimGANTrainer(tiny, tmp_path)
+    phases = [trainer.phase_of(s) for s in range(trainer.total_steps)]
+    assert phases == ["pretrain_refiner"] * 2 + ["pretrain_discriminator"] * 2 + ["adversarial"] * 4
+
+
+def test_fit_then_resume_continues_from_saved_step(tiny, tmp_path):
+    first = SimGANTrainer(tiny, tmp_path)
+    first.fit(_stream(tiny, 0), _stream(tiny, 1, 0.5), verbose=False, max_steps=5)
+    assert int(first.step.numpy()) == 5
+    saved = run_io.checkpoint_step(tf.train.latest_checkpoint(str(tmp_path / "checkpoints")))
+    assert saved == 5  # the last step of a call is always checkpointed
+    refiner_at_5 = _weights(first.refiner)
+    history_at_5 = first.history.images.numpy().copy()
+
+    second = SimGANTrainer(tiny, tmp_path)
+    assert second.restore_or_initialize() == 5
+    for a, b in zip(refiner_at_5, second.refiner.trainable_variables):
+        np.testing.assert_array_equal(a, b.numpy())
+    np.testing.assert_array_equal(history_at_5, second.history.images.numpy())
+    second.fit(_stream(tiny, 0), _stream(tiny, 1, 0.5), verbose=False)
+    assert int(second.step.numpy()) == second.total_steps == 8
+    assert second.stats["pretrain_refiner"].steps == 0  # nothing redone
+    assert second.stats["adversarial"].steps == 3
+
+
+def test_non_finite_loss_stops_and_keeps_last_checkpoint(tiny, tmp_path):
+    trainer = SimGANTrainer(tiny, tmp_path)
+    trainer.fit(_stream(tiny, 0), _stream(tiny, 1), verbose=False, max_steps=2)
+    good = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    # same pipeline shape (so the saved iterator state restores; its buffered batch may
+    # still be a good one), NaN pixels after that
+    nan_stream = _batched(tiny, np.full((64, *tiny.image.shape), np.nan, dtype="float32"))
+    with pytest.raises(NonFiniteLossError, match=r"non-finite loss at step \d+ .*last good checkpoint is .*ckpt-2"):
+        trainer.fit(nan_stream, _stream(tiny, 1), verbose=False)
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")) == good
+    assert run_io.checkpoint_step(good) == 2
+
+
+def test_odd_batch_is_rejected(tmp_path):
+    preset = tiny_preset()
+    preset = dataclasses.replace(preset, training=dataclasses.replace(preset.training, batch_size=5))
+    with pytest.raises(ValueError, match="batch-size must be even"):
+        SimGANTrainer(preset, tmp_path)
