@@ -26,7 +26,8 @@ setup(
     extras_require={
         "gpu": ["tensorflow[and-cuda]==2.21.0"],
         "serving": ["tensorflow-serving-api==2.21.0"],
-        "test": ["pytest==9.2.0"],
+        # dill and importlib_resources: needed by tfds.testing (the builders' own test cases)
+        "test": ["pytest==9.2.0", "dill==0.4.1", "importlib_resources==7.1.0"],
     },
     entry_points={
         "console_scripts": [

@@ -93,6 +93,7 @@ class DataConfig:
     real_split: str = "train"
     data_dir: str | None = None
     manual_dir: str | None = None
+    skip_bad: bool = False  # real-data builders: skip malformed files instead of stopping
     shuffle_buffer: int = 4096
 
 

@@ -28,8 +28,9 @@ class DataError(ValueError):
 
 
 def to_model_range(images: tf.Tensor) -> tf.Tensor:
-    """uint8 0..255 -> float32 -1..1 (the range the refiner's tanh output lives in)."""
-    return tf.cast(images, tf.float32) / 127.5 - 1.0
+    """uint8 0..255 (or uint16 depth 0..65535) -> float32 -1..1, the refiner's tanh range."""
+    half_range = 32767.5 if images.dtype == tf.uint16 else 127.5
+    return tf.cast(images, tf.float32) / half_range - 1.0
 
 
 def from_model_range(images: tf.Tensor) -> tf.Tensor:
@@ -86,19 +87,33 @@ def _decode_file(path: tf.Tensor, image: ImageSpec) -> tf.Tensor:
 
 
 def _fit_size(images: tf.Tensor, image: ImageSpec) -> tf.Tensor:
-    """Resize uint8 images to the preset's H x W if they differ (keeps uint8)."""
+    """Resize to the preset's H x W if they differ, keeping the dtype.
+
+    uint8 photos are area-averaged; depth maps (uint16) use nearest neighbour so that no
+    depth value is invented between the hand and the background.
+    """
     static = images.shape
     if static[-3] == image.height and static[-2] == image.width:
         return images
-    resized = tf.image.resize(images, (image.height, image.width), method="area")
+    size = (image.height, image.width)
+    if images.dtype != tf.uint8:
+        return tf.image.resize(images, size, method="nearest")
+    resized = tf.image.resize(images, size, method="area")
     return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
 
 
-def load_tfds_builder(name: str, data_dir: str | None = None, manual_dir: str | None = None):
-    """Get (and build on first use) a TFDS dataset, with a clear error for unknown names."""
+def load_tfds_builder(
+    name: str, data_dir: str | None = None, manual_dir: str | None = None, skip_bad: bool = False
+):
+    """Get (and build on first use) a TFDS dataset, with a clear error for unknown names.
+
+    `skip_bad` is passed to the real-data builders (unity_eyes, mpii_gaze, nyu_hand): they
+    then log and skip malformed files instead of stopping at the first one.
+    """
     register_builders()
+    kwargs = {"skip_bad": True} if skip_bad else {}
     try:
-        builder = tfds.builder(name, data_dir=data_dir)
+        builder = tfds.builder(name, data_dir=data_dir, **kwargs)
     except Exception as err:  # TFDS raises several registry error types
         raise DataError(
             f"unknown dataset {name!r}: expected a TFDS name such as 'procedural_eyes/simulator', "
@@ -107,7 +122,10 @@ def load_tfds_builder(name: str, data_dir: str | None = None, manual_dir: str | 
     if not builder.is_prepared():
         print(f"Preparing dataset {name} in {builder.data_dir} (first use only)...", flush=True)
         config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None
-        builder.download_and_prepare(download_config=config)
+        try:
+            builder.download_and_prepare(download_config=config)
+        except AssertionError as err:  # TFDS's "manual directory ... does not exist" message
+            raise DataError(f"dataset {name}: {err}") from err
     return builder
 
 
@@ -127,8 +145,9 @@ def raw_dataset(
     data_dir: str | None = None,
     manual_dir: str | None = None,
     seed: int = 0,
+    skip_bad: bool = False,
 ) -> tf.data.Dataset:
-    """Unbatched dicts with a uint8 `image` of the preset's shape (plus labels for TFDS)."""
+    """Unbatched dicts with an integer `image` of the preset's shape (plus labels for TFDS)."""
     if is_image_folder(source):
         files = list_image_files(source)
         ds = tf.data.Dataset.from_tensor_slices(files)
@@ -136,7 +155,7 @@ def raw_dataset(
                       num_parallel_calls=tf.data.AUTOTUNE)
     if _looks_like_path(source):
         raise DataError(f"{source}: no such folder of images (and not a TFDS dataset name)")
-    builder = load_tfds_builder(source, data_dir, manual_dir)
+    builder = load_tfds_builder(source, data_dir, manual_dir, skip_bad)
     feature = builder.info.features["image"] if "image" in builder.info.features else None
     if feature is None:
         raise DataError(f"dataset {source} has no 'image' feature: expected one")
@@ -157,9 +176,10 @@ def image_dataset(
     data_dir: str | None = None,
     manual_dir: str | None = None,
     seed: int = 0,
+    skip_bad: bool = False,
 ) -> tf.data.Dataset:
-    """Unbatched uint8 images only (labels dropped: refiner training never sees them)."""
-    ds = raw_dataset(source, split, image, data_dir, manual_dir, seed)
+    """Unbatched integer images only (labels dropped: refiner training never sees them)."""
+    ds = raw_dataset(source, split, image, data_dir, manual_dir, seed, skip_bad)
     return ds.map(lambda ex: ex["image"], num_parallel_calls=tf.data.AUTOTUNE)
 
 
@@ -194,7 +214,6 @@ def labeled_dataset(
                   num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def take_images(ds: tf.data.Dataset, count: int) -> Any:
-    """First `count` uint8 images of an image dataset as one numpy array (for sample grids)."""
-    batch = next(iter(ds.batch(count).take(1)))
-    return batch.numpy()
+def take_images(ds: tf.data.Dataset, count: int) -> tf.Tensor:
+    """First `count` images of an image dataset, as stored (uint8/uint16), for sample grids."""
+    return next(iter(ds.batch(count).take(1)))

@@ -59,6 +59,8 @@ def build_parser(task: str) -> argparse.ArgumentParser:
     d.add_argument("--real-split", help="TFDS split of the real domain")
     d.add_argument("--manual-dir", help="folder holding manually downloaded datasets (UnityEyes, MPIIGaze, NYU hand), "
                    "one sub-folder per dataset name")
+    d.add_argument("--skip-bad", action="store_true", help="real-data builders (unity_eyes, mpii_gaze, nyu_hand): "
+                   "log and skip malformed files instead of stopping at the first one")
     d.add_argument("--data-dir", help="where TFDS stores prepared datasets (default: ~/tensorflow_datasets)")
 
     o = parser.add_argument_group("outputs")
@@ -96,6 +98,7 @@ def resolve_preset(args: argparse.Namespace, task: str) -> cfg.Preset:
         "real_split": args.real_split,
         "manual_dir": args.manual_dir,
         "data_dir": args.data_dir,
+        "skip_bad": True if args.skip_bad else None,
     }
     data = dataclasses.replace(preset.data, **{k: v for k, v in data_changes.items() if v is not None})
     disc = preset.discriminator
@@ -173,17 +176,18 @@ def run(preset: cfg.Preset, run_dir: Path, verbose: bool = True) -> dict:
         check_resume_compatible(run_dir, preset)
     run_io.save_run_config(run_dir, preset)
     d, t = preset.data, preset.training
-    synthetic = data.image_dataset(d.synthetic, d.synthetic_split, preset.image, d.data_dir, d.manual_dir, t.seed)
-    real = data.image_dataset(d.real, d.real_split, preset.image, d.data_dir, d.manual_dir, t.seed + 1)
+    synthetic = data.image_dataset(d.synthetic, d.synthetic_split, preset.image, d.data_dir, d.manual_dir,
+                                   t.seed, d.skip_bad)
+    real = data.image_dataset(d.real, d.real_split, preset.image, d.data_dir, d.manual_dir, t.seed + 1, d.skip_bad)
     trainer = SimGANTrainer(preset, run_dir)
     final = trainer.fit(
         data.training_stream(synthetic, t.batch_size, t.seed, d.shuffle_buffer),
         data.training_stream(real, t.batch_size, t.seed + 1, d.shuffle_buffer),
         verbose=verbose,
     )
-    sample_synthetic = data.take_images(synthetic, 8)
-    sample_real = data.take_images(real, 8)
-    refined = trainer.refine(data.to_model_range(sample_synthetic))
+    sample_synthetic = data.to_model_range(data.take_images(synthetic, 8)).numpy()
+    sample_real = data.to_model_range(data.take_images(real, 8)).numpy()
+    refined = trainer.refine(sample_synthetic)
     samples = viz.save_image_rows(
         run_dir / run_io.SAMPLES_FILE,
         [sample_synthetic, refined, sample_real],

@@ -78,6 +78,11 @@ def test_fit_then_resume_continues_from_saved_step(tiny, tmp_path):
     for a, b in zip(refiner_at_5, second.refiner.trainable_variables):
         np.testing.assert_array_equal(a, b.numpy())
     np.testing.assert_array_equal(history_at_5, second.history.images.numpy())
+    for name in ("refiner_optimizer", "discriminator_optimizer"):
+        before, after = getattr(first, name), getattr(second, name)
+        assert int(after.iterations.numpy()) == int(before.iterations.numpy()) > 0
+        for a, b in zip(before.variables, after.variables):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
     second.fit(_stream(tiny, 0), _stream(tiny, 1, 0.5), verbose=False)
     assert int(second.step.numpy()) == second.total_steps == 8
     assert second.stats["pretrain_refiner"].steps == 0  # nothing redone

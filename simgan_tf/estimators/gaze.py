@@ -157,7 +157,7 @@ def train_gaze_estimator(
         .prefetch(tf.data.AUTOTUNE)
     )
     val = gaze_pairs(validation_ds).batch(cfg.batch_size).cache() if validation_ds is not None else None
-    model.fit(train, epochs=epochs or cfg.epochs, validation_data=val, verbose=verbose)
+    model.fit(train, epochs=epochs or cfg.epochs, validation_data=val, shuffle=False, verbose=verbose)
     return model
 
 

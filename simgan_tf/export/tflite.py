@@ -1,6 +1,6 @@
 """Convert a refiner to TFLite: float32, float16, dynamic-range int8 and full-integer int8.
 
-All flavours are converted from one SavedModel written for the converter:
+The flavours are converted from SavedModels written for the converter:
 - `refine_float` (float32 [-1, 1] in and out) is the source of the three float-I/O flavours;
 - `serving_default` takes float pixels 0..255 through a fixed [0, 255] fake-quant, so the
   full-integer model's uint8 input has scale 1 and zero point 0 whatever the calibration
@@ -40,21 +40,26 @@ def _pixel_function(refiner: keras.Model, shape: tuple[int, int, int]) -> Callab
     return refine_pixels
 
 
-def write_conversion_source(refiner: keras.Model, shape: tuple[int, int, int], path: str | os.PathLike) -> None:
-    """SavedModel the converter reads (not served: its `serving_default` takes float pixels)."""
-    archive = keras.export.ExportArchive()
-    archive.track(refiner)
-    archive.add_endpoint(
-        FLOAT_SIGNATURE,
-        serving_functions(refiner, shape)[FLOAT_SIGNATURE],
-        input_signature=[tf.TensorSpec([None, *shape], tf.float32, name=INPUT_KEY)],
-    )
-    archive.add_endpoint(
-        SERVING_SIGNATURE,
-        _pixel_function(refiner, shape),
-        input_signature=[tf.TensorSpec([None, *shape], tf.float32, name=INPUT_KEY)],
-    )
-    archive.write_out(str(path), verbose=False)
+def write_conversion_sources(refiner: keras.Model, shape: tuple[int, int, int], directory: str | os.PathLike) -> dict[str, Path]:
+    """SavedModels the converter reads (not served), one per source signature.
+
+    Two directories, not one: a fake-quant op anywhere in a SavedModel makes the converter
+    treat it as quantization-aware and silently skip float16 / dynamic-range weight
+    quantization, even for a signature without it.
+    """
+    spec = [tf.TensorSpec([None, *shape], tf.float32, name=INPUT_KEY)]
+    sources = {
+        FLOAT_SIGNATURE: serving_functions(refiner, shape)[FLOAT_SIGNATURE],
+        SERVING_SIGNATURE: _pixel_function(refiner, shape),
+    }
+    paths = {}
+    for signature, fn in sources.items():
+        archive = keras.export.ExportArchive()
+        archive.track(refiner)
+        archive.add_endpoint(signature, fn, input_signature=spec)
+        paths[signature] = Path(directory) / signature
+        archive.write_out(str(paths[signature]), verbose=False)
+    return paths
 
 
 def _representative(images: np.ndarray) -> Callable[[], Iterator[list[np.ndarray]]]:
@@ -67,12 +72,17 @@ def _representative(images: np.ndarray) -> Callable[[], Iterator[list[np.ndarray
     return generate
 
 
-def convert(source_dir: str | os.PathLike, flavour: str, representative: np.ndarray | None = None) -> bytes:
-    """One flavour from a `write_conversion_source` SavedModel. `representative`: uint8
-    images [N, H, W, C] calibrating full-integer int8 (required for it, unused otherwise)."""
+def source_signature(flavour: str) -> str:
+    """The full-integer model takes pixels (`serving_default`); the others `refine_float`."""
     if flavour not in FLAVOURS:
         raise ValueError(f"unknown TFLite flavour {flavour!r}; expected one of {list(FLAVOURS)}")
-    signature = SERVING_SIGNATURE if flavour == "int8" else FLOAT_SIGNATURE
+    return SERVING_SIGNATURE if flavour == "int8" else FLOAT_SIGNATURE
+
+
+def convert(source_dir: str | os.PathLike, flavour: str, representative: np.ndarray | None = None) -> bytes:
+    """One flavour from its `write_conversion_sources` SavedModel. `representative`: uint8
+    images [N, H, W, C] calibrating full-integer int8 (required for it, unused otherwise)."""
+    signature = source_signature(flavour)
     converter = tf.lite.TFLiteConverter.from_saved_model(str(source_dir), signature_keys=[signature])
     if flavour == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -97,7 +107,8 @@ def convert_refiner(
     representative: np.ndarray | None = None,
 ) -> dict[str, bytes]:
     """Every requested flavour of `refiner`, as .tflite bytes keyed by flavour."""
+    if not flavours:
+        return {}
     with tempfile.TemporaryDirectory(prefix="simgan-tflite-") as tmp:
-        source = Path(tmp) / "source"
-        write_conversion_source(refiner, shape, source)
-        return {flavour: convert(source, flavour, representative) for flavour in flavours}
+        sources = write_conversion_sources(refiner, shape, tmp)
+        return {f: convert(sources[source_signature(f)], f, representative) for f in flavours}

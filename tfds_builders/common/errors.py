@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
 log = logging.getLogger(__name__)
@@ -60,3 +61,24 @@ def iter_good(
                 f"all {total} {what} were bad (last: {last_error.problem if last_error else '?'})",
                 f"at least one readable {what}",
             )
+
+
+def find_data_root(
+    manual_dir: str | os.PathLike,
+    candidates: Iterable[str],
+    looks_right: Callable[[Path], bool],
+    expected: str,
+) -> Path:
+    """The first of manual_dir/<candidate> for which `looks_right` holds.
+
+    Lets one --manual-dir hold several datasets (each in a folder named after its builder or
+    after the archive's own top folder), or point straight at one dataset.
+    """
+    manual_dir = Path(manual_dir)
+    tried = [manual_dir / c for c in candidates]
+    for path in tried:
+        if path.is_dir() and looks_right(path):
+            return path
+    raise BadInputError(
+        manual_dir, "holds no dataset in any of " + ", ".join(str(p) for p in tried), expected
+    )

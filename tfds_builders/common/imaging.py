@@ -1,9 +1,10 @@
 """Decoding the real datasets' image files, and crop-and-resize that moves labels with pixels.
 
-Coordinates are continuous pixel coordinates: pixel (row i, column j) covers [j, j+1) x [i, i+1),
-so its centre is (j + 0.5, i + 0.5). A crop box (x0, y0, w, h) resized to (out_w, out_h) maps a
-point (x, y) to ((x - x0) * out_w / w, (y - y0) * out_h / h) -- the same mapping Pillow's
-`resize(box=...)` uses for pixel centres, so labels and pixels stay aligned exactly.
+Crop boxes live in continuous source coordinates: pixel (row i, column j) covers [j, j+1) x
+[i, i+1). A box (x0, y0, w, h) resized to (out_w, out_h) maps a continuous point (x, y) to
+((x - x0) * out_w / w, (y - y0) * out_h / h) -- the mapping Pillow's `resize(box=...)` uses for
+pixel centres, so labels and pixels stay aligned exactly. Output labels follow the project's
+convention (as the procedural builders): pixel (i, j) has its centre at x = j, y = i.
 """
 from __future__ import annotations
 
@@ -31,11 +32,21 @@ class CropBox:
     width: float
     height: float
 
-    def map_points(self, xy: np.ndarray, out_width: int, out_height: int) -> np.ndarray:
-        """Source (..., 2) x, y -> output-image x, y after cropping to this box and resizing."""
-        xy = np.asarray(xy, dtype=np.float64)
+    def map_points(
+        self,
+        xy: np.ndarray,
+        out_width: int,
+        out_height: int,
+        source: Literal["continuous", "pixel_centres"],
+    ) -> np.ndarray:
+        """Source (..., 2) x, y -> output x, y (pixel centres at integers) after crop + resize.
+
+        `source` says how the input is measured: "continuous" (centre of pixel j at j + 0.5, e.g.
+        Unity screen points) or "pixel_centres" (centre of pixel j at j, e.g. NYU's uvd).
+        """
+        xy = np.asarray(xy, dtype=np.float64) + (0.5 if source == "pixel_centres" else 0.0)
         scale = np.array([out_width / self.width, out_height / self.height])
-        return (xy - np.array([self.x0, self.y0])) * scale
+        return (xy - np.array([self.x0, self.y0])) * scale - 0.5
 
 
 def crop_and_resize(

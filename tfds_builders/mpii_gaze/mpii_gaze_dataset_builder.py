@@ -19,12 +19,20 @@ import tensorflow_datasets as tfds
 
 from simgan_tf.config import GAZE_IMAGE
 from simgan_tf.gaze_geometry import vector_to_pitch_yaw
-from tfds_builders.common import BadInputError, CropBox, crop_and_resize, iter_good
+from tfds_builders.common import (
+    BadInputError,
+    CropBox,
+    crop_and_resize,
+    find_data_root,
+    iter_good,
+)
 
 SOURCE_HEIGHT, SOURCE_WIDTH = 36, 60  # MPIIGaze normalized eye images
 EVAL_LIST_DIR = Path("Evaluation Subset") / "sample list for eye image"
 NORMALIZED_DIR = Path("Data") / "Normalized"
 SIDES = ("left", "right")
+# Where MPIIGaze may sit inside --manual-dir (the archive extracts to MPIIGaze/).
+ROOT_CANDIDATES = (".", "MPIIGaze", "mpii_gaze", "mpii_gaze/MPIIGaze")
 _EXPECTED_MAT = (
     "an MPIIGaze normalized .mat (struct data.left/data.right with image N x 36 x 60 uint8 and "
     "gaze N x 3, plus filenames with N entries)"
@@ -45,11 +53,13 @@ def _field(struct: Any, name: str, path: Path, where: str) -> Any:
 def _filenames(raw: Any, path: Path) -> list[str]:
     """`filenames` as a cell array (N x 1 or 1 x N) or a char matrix (N rows) -> N strings."""
     arr = np.asarray(raw)
-    if arr.dtype == object:
-        return [str(np.asarray(e).reshape(-1)[0]).strip() if np.asarray(e).size else "" for e in arr.reshape(-1)]
+    if arr.dtype == object:  # cell: each entry is a 1-element array holding the string
+        cells = [np.asarray(e).reshape(-1) for e in arr.reshape(-1)]
+        return [str(c[0]).strip() if c.size else "" for c in cells]
     if arr.dtype.kind == "U":
         return [str(s).strip() for s in arr.reshape(-1)]
-    raise BadInputError(path, f"filenames has dtype {arr.dtype}", "a cell array or char matrix of file names")
+    expected = "a cell array or char matrix of file names"
+    raise BadInputError(path, f"filenames has dtype {arr.dtype}", expected)
 
 
 def _eye_arrays(data: Any, side: str, count: int, path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -66,8 +76,11 @@ def _eye_arrays(data: Any, side: str, count: int, path: Path) -> tuple[np.ndarra
         )
     if gaze.shape != (count, 3):
         raise BadInputError(path, f"data.{side}.gaze has shape {gaze.shape}", f"({count}, 3)")
-    if image.dtype != np.uint8 and (image.min() < 0 or image.max() > 255):
-        raise BadInputError(path, f"data.{side}.image values span {image.min()}..{image.max()}", "uint8 0..255")
+    if image.dtype.kind not in "uif":
+        raise BadInputError(path, f"data.{side}.image has dtype {image.dtype}", "uint8 pixels")
+    if image.dtype != np.uint8 and image.size and (image.min() < 0 or image.max() > 255):
+        span = f"{image.min()}..{image.max()}"
+        raise BadInputError(path, f"data.{side}.image values span {span}", "uint8 0..255")
     if not np.all(np.isfinite(gaze)) or np.any(np.linalg.norm(gaze, axis=1) == 0):
         raise BadInputError(path, f"data.{side}.gaze has zero or non-finite vectors", "unit gaze vectors")
     return image.astype(np.uint8), gaze
@@ -80,7 +93,8 @@ def load_day(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise BadInputError(path, "file is missing", _EXPECTED_MAT) from None
     except Exception as err:  # scipy raises several types (MatReadError, OSError, ValueError, ...)
-        raise BadInputError(path, f"not a readable MATLAB .mat file ({type(err).__name__}: {err})", _EXPECTED_MAT) from None
+        problem = f"not a readable MATLAB .mat file ({type(err).__name__}: {err})"
+        raise BadInputError(path, problem, _EXPECTED_MAT) from None
     for key in ("data", "filenames"):
         if key not in mat:
             raise BadInputError(path, f"variable '{key}' is missing", _EXPECTED_MAT)
@@ -190,6 +204,8 @@ def eval_subset_examples(root: Path, skip_bad: bool = False) -> Iterator[tuple[s
         return result
 
     entries = [(path, number, line) for path in lists for number, line in read_eval_list(path)]
+    if not entries:
+        raise BadInputError(list_dir, "lists hold no entries", "lines like 'day08/0069.jpg left'")
 
     def load(entry: tuple[Path, int, str]) -> tuple[str, dict[str, Any]]:
         list_path, number, line = entry
@@ -210,9 +226,11 @@ def eval_subset_examples(root: Path, skip_bad: bool = False) -> Iterator[tuple[s
 
 
 def find_root(manual_dir: Path) -> Path:
-    """MPIIGaze's root: manual_dir itself or its `MPIIGaze/` subfolder (the archive's top)."""
-    nested = manual_dir / "MPIIGaze"
-    return nested if not (manual_dir / NORMALIZED_DIR).is_dir() and nested.is_dir() else manual_dir
+    """MPIIGaze's root (holding Data/Normalized), in manual_dir or a subfolder in ROOT_CANDIDATES."""
+    return find_data_root(
+        manual_dir, ROOT_CANDIDATES, lambda p: (p / NORMALIZED_DIR).is_dir(),
+        "MPIIGaze's folder with Data/Normalized/ and Evaluation Subset/",
+    )
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):

@@ -19,7 +19,14 @@ import scipy.ndimage
 import tensorflow_datasets as tfds
 
 from simgan_tf.config import HAND_IMAGE
-from tfds_builders.common import BadInputError, CropBox, crop_and_resize, iter_good, read_depth_png
+from tfds_builders.common import (
+    BadInputError,
+    CropBox,
+    crop_and_resize,
+    find_data_root,
+    iter_good,
+    read_depth_png,
+)
 
 FRAME_SIZE = (640, 480)  # (width, height) of every NYU depth PNG
 CAMERA = 1  # front view: files *_1_NNNNNNN.png, joint_uvd[0]
@@ -31,6 +38,8 @@ CUBE_MM = 300.0  # depth range kept around the hand centre (DeepPrior's NYU cube
 CROP_SCALE = 1.2  # square crop side = this x the longer side of the hand mask's bounding box
 REAL_MASK_DILATION_PX = 4  # real pixels kept up to this far (city-block) outside the synthetic mask
 BACKGROUND = np.iinfo(np.uint16).max  # stored value for background / missing / beyond the cube
+# Where NYU's train/ and test/ may sit inside --manual-dir (the zip extracts to dataset/).
+ROOT_CANDIDATES = (".", "dataset", "nyu_hand", "nyu_hand/dataset", "nyu_hand_dataset_v2/dataset")
 _EXPECTED_MAT = "NYU joint_data.mat with joint_uvd of shape (cameras, N, 36, 3)"
 
 
@@ -44,17 +53,20 @@ class NyuHandConfig(tfds.core.BuilderConfig):
 def load_joints(path: Path) -> np.ndarray:
     """joint_data.mat -> float32 (N, 14, 3) uvd of the front camera's evaluation joints."""
     try:
-        mat = scipy.io.loadmat(os.fspath(path), variable_names=["joint_uvd"])
+        # Read every variable (not variable_names=...): scipy skips unread ones by seeking,
+        # which would let a truncated file pass as "joint_uvd missing".
+        mat = scipy.io.loadmat(os.fspath(path))
     except FileNotFoundError:
         raise BadInputError(path, "file is missing", _EXPECTED_MAT) from None
     except Exception as err:  # scipy raises several types (MatReadError, OSError, ValueError, ...)
-        raise BadInputError(path, f"not a readable MATLAB .mat file ({type(err).__name__}: {err})", _EXPECTED_MAT) from None
+        problem = f"not a readable MATLAB .mat file ({type(err).__name__}: {err})"
+        raise BadInputError(path, problem, _EXPECTED_MAT) from None
     uvd = mat.get("joint_uvd")
     if uvd is None:
         raise BadInputError(path, "variable 'joint_uvd' is missing", _EXPECTED_MAT)
     uvd = np.asarray(uvd)
-    if uvd.ndim != 4 or uvd.shape[0] < CAMERA or uvd.shape[2:] != (NUM_JOINTS, 3):
-        raise BadInputError(path, f"joint_uvd has shape {uvd.shape}", _EXPECTED_MAT)
+    if uvd.ndim != 4 or uvd.shape[0] < CAMERA or uvd.shape[1] == 0 or uvd.shape[2:] != (NUM_JOINTS, 3):
+        raise BadInputError(path, f"joint_uvd has shape {uvd.shape}", _EXPECTED_MAT + ", N > 0")
     return uvd[CAMERA - 1][:, EVAL_JOINTS, :].astype(np.float32)
 
 
@@ -107,7 +119,7 @@ def load_frame(folder: Path, frame: int, uvd: np.ndarray, prefix: str) -> dict[s
     out_h, out_w = HAND_IMAGE.height, HAND_IMAGE.width
     cropped = crop_and_resize(depth.astype(np.float32), box, out_h, out_w, "nearest", pad_value=0.0)
     joints = uvd.copy()
-    joints[:, :2] = box.map_points(uvd[:, :2], out_w, out_h)
+    joints[:, :2] = box.map_points(uvd[:, :2], out_w, out_h, "pixel_centres")
     return {
         "image": encode_depth(cropped, centre_mm)[..., None],
         "joints_uvd": joints.astype(np.float32),
@@ -134,9 +146,10 @@ def generate_examples(
 
 
 def find_root(manual_dir: Path) -> Path:
-    """The folder holding train/ and test/: manual_dir or its `dataset/` subfolder."""
-    nested = manual_dir / "dataset"
-    return nested if not (manual_dir / "train").is_dir() and nested.is_dir() else manual_dir
+    """The folder holding train/ and test/, in manual_dir or a subfolder in ROOT_CANDIDATES."""
+    return find_data_root(
+        manual_dir, ROOT_CANDIDATES, lambda p: (p / "train").is_dir(), "NYU's dataset/ with train/ and test/"
+    )
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):

@@ -89,16 +89,58 @@ def _illumination(scene: np.ndarray, rng: np.random.Generator, cfg: CameraConfig
     return lit * exposure.astype(np.float32)[:, None, None]
 
 
-def _sensor(image: np.ndarray, rng: np.random.Generator, cfg: CameraConfig) -> np.ndarray:
-    """Blur, sample on a coarser pixel grid, add Poisson-Gaussian noise, resample back."""
-    h, w = image.shape
-    blurred = ndimage.gaussian_filter(image, rng.uniform(*cfg.blur_sigma_px), mode="nearest")
-    f = rng.uniform(*cfg.downsample_factor)
-    small_size = (max(2, round(w / f)), max(2, round(h / f)))
-    small = np.asarray(Image.fromarray(blurred, mode="F").resize(small_size, Image.BOX))
-    sigma = np.sqrt(rng.uniform(*cfg.shot_noise) * np.clip(small, 0.0, None) + rng.uniform(*cfg.read_noise) ** 2)
-    noisy = (small + sigma * rng.standard_normal(small.shape)).astype(np.float32)
-    return np.asarray(Image.fromarray(noisy, mode="F").resize((w, h), Image.BILINEAR))
+def _gaussian_matrix(size: int, sigma: np.ndarray) -> np.ndarray:
+    """(n, size, size) row-normalised Gaussian blur matrices, one sigma per image."""
+    idx = np.arange(size, dtype=np.float32)
+    weights = np.exp(-((idx[None, :, None] - idx[None, None, :]) ** 2) / (2.0 * sigma[:, None, None] ** 2))
+    return weights / weights.sum(axis=2, keepdims=True)
+
+
+def _box_matrix(size: int, small: np.ndarray, max_small: int) -> np.ndarray:
+    """(n, max_small, size) area-averaging matrices from `size` pixels to `small` (per image).
+
+    Output pixel k averages the input interval [k s, (k + 1) s), s = size / small; rows
+    k >= small are zero (unused).
+    """
+    scale = (size / small)[:, None, None]
+    k = np.arange(max_small, dtype=np.float32)[None, :, None]
+    j = np.arange(size, dtype=np.float32)[None, None, :]
+    overlap = np.clip(np.minimum((k + 1) * scale, j + 1) - np.maximum(k * scale, j), 0.0, None)
+    return np.where(k < small[:, None, None], overlap / scale, 0.0).astype(np.float32)
+
+
+def _bilinear_matrix(size: int, small: np.ndarray, max_small: int) -> np.ndarray:
+    """(n, size, max_small) bilinear upsampling matrices (half-pixel centres, edge clamped)."""
+    src = (np.arange(size, dtype=np.float32)[None, :] + 0.5) * (small[:, None] / size) - 0.5
+    src = np.clip(src, 0.0, (small - 1)[:, None])
+    i0 = np.floor(src)
+    i1 = np.minimum(i0 + 1, (small - 1)[:, None])
+    frac = src - i0
+    k = np.arange(max_small, dtype=np.float32)[None, None, :]
+    return ((k == i0[..., None]) * (1.0 - frac[..., None]) + (k == i1[..., None]) * frac[..., None]).astype(np.float32)
+
+
+def _sensor(scene: np.ndarray, rng: np.random.Generator, cfg: CameraConfig) -> np.ndarray:
+    """Blur, sample on a coarser pixel grid, add Poisson-Gaussian noise, resample back.
+
+    Every step is linear per image, so it is written as batched matrix products:
+    small = (D_h G_h) scene (D_w G_w)^T, raw = U_h noisy U_w^T, with per-image blur G,
+    area downsampling D and bilinear upsampling U.
+    """
+    n, h, w = scene.shape
+    sigma = rng.uniform(*cfg.blur_sigma_px, n).astype(np.float32)
+    factor = rng.uniform(*cfg.downsample_factor, n)
+    small_h = np.maximum(2, np.round(h / factor)).astype(np.float32)
+    small_w = np.maximum(2, np.round(w / factor)).astype(np.float32)
+    max_h, max_w = int(small_h.max()), int(small_w.max())
+    rows = _box_matrix(h, small_h, max_h) @ _gaussian_matrix(h, sigma)
+    cols = _box_matrix(w, small_w, max_w) @ _gaussian_matrix(w, sigma)
+    small = rows @ scene @ cols.transpose(0, 2, 1)
+    shot = rng.uniform(*cfg.shot_noise, n).astype(np.float32)[:, None, None]
+    read = rng.uniform(*cfg.read_noise, n).astype(np.float32)[:, None, None]
+    noise = rng.standard_normal(small.shape).astype(np.float32)
+    noisy = small + np.sqrt(shot * np.clip(small, 0.0, None) + read ** 2) * noise
+    return _bilinear_matrix(h, small_h, max_h) @ noisy @ _bilinear_matrix(w, small_w, max_w).transpose(0, 2, 1)
 
 
 def _jpeg(image_u8: np.ndarray, quality: int) -> np.ndarray:
@@ -106,7 +148,7 @@ def _jpeg(image_u8: np.ndarray, quality: int) -> np.ndarray:
     Image.fromarray(image_u8, mode="L").save(buf, format="JPEG", quality=int(quality))
     buf.seek(0)
     with Image.open(buf) as decoded:
-        return np.asarray(decoded.convert("L"))
+        return np.asarray(decoded)
 
 
 def apply_camera(
@@ -130,8 +172,8 @@ def apply_camera(
     scene = images * (1.0 + (mottle + grain) * skin)
     # 2. Illumination and exposure.
     scene = _illumination(scene, rng, cfg)
-    # 3.-4. Optics and sensor, per image (each has its own blur and pixel pitch).
-    raw = np.stack([_sensor(scene[i], rng, cfg) for i in range(n)])
+    # 3.-4. Optics and sensor (each image has its own blur and pixel pitch).
+    raw = _sensor(scene.astype(np.float32), rng, cfg)
     # 5. Tone curve and output range.
     gamma = rng.uniform(*cfg.gamma, n).astype(np.float32)[:, None, None]
     lo = rng.uniform(*cfg.black_level, n).astype(np.float32)[:, None, None]

@@ -184,8 +184,13 @@ def labels(params: dict[str, np.ndarray], cfg: EyeRenderConfig = DEFAULT_RENDER_
     }
 
 
-def render(params: dict[str, np.ndarray], cfg: EyeRenderConfig = DEFAULT_RENDER_CONFIG) -> tuple[np.ndarray, np.ndarray]:
+def render(
+    params: dict[str, np.ndarray], cfg: EyeRenderConfig = DEFAULT_RENDER_CONFIG, *, with_glint: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Render a batch of eyes.
+
+    `with_glint=False` leaves out the corneal reflection, which can sit on the pupil and
+    hide part of it (tests use this to measure the pupil alone).
 
     Returns (images, skin): float32 (n, H, W) intensities in [0, 1], and the (n, H, W)
     coverage of skin (1 outside the eye opening), which the camera process needs to put
@@ -243,8 +248,9 @@ def render(params: dict[str, np.ndarray], cfg: EyeRenderConfig = DEFAULT_RENDER_
 
     gcx = p["cx"] + 0.45 * R * gx + p["glint_dx"] * R
     gcy = p["cy"] + 0.45 * R * gy + p["glint_dy"] * R
-    glint_w = np.exp(-((X - gcx) ** 2 + (Y - gcy) ** 2) / (2.0 * p["glint_sigma"] ** 2))
-    eye = eye + (p["glint"] - eye) * glint_w
+    if with_glint:
+        glint_w = np.exp(-((X - gcx) ** 2 + (Y - gcy) ** 2) / (2.0 * p["glint_sigma"] ** 2))
+        eye = eye + (p["glint"] - eye) * glint_w
 
     # Caruncle: the pinkish mound in the inner corner (image right), seen through the opening.
     car_u = (u - 0.88 * a) / (0.2 * a)

@@ -22,6 +22,7 @@ from tfds_builders.common import (
     BadInputError,
     CropBox,
     crop_and_resize,
+    find_data_root,
     iter_good,
     parse_vector,
     read_rgb_image,
@@ -35,6 +36,8 @@ NUM_EYELID_LANDMARKS = 16  # interior_margin_2d entries per render
 # Deterministic held-out split: a file is in `test` iff sha1(stem) % 100 < TEST_PERCENT, so
 # adding renders never moves existing ones between splits.
 TEST_PERCENT = 5
+# Where the renders may sit inside --manual-dir (UnityEyes writes them to its imgs/ folder).
+ROOT_CANDIDATES = (".", "imgs", "unity_eyes", "unity_eyes/imgs", "UnityEyes", "UnityEyes/imgs")
 
 _EXPECTED_JSON = (
     "UnityEyes JSON with interior_margin_2d (16 '(x, y, z)' strings), iris_2d ('(x, y, z)' "
@@ -120,8 +123,9 @@ def load_example(jpg_path: Path, json_path: Path) -> dict[str, Any]:
         "image": image,
         "gaze": gaze.astype(np.float32),
         "pitch_yaw": vector_to_pitch_yaw(gaze).astype(np.float32),
-        "pupil_center": box.map_points(iris.mean(axis=0), out_w, out_h).astype(np.float32),
-        "eyelid_landmarks": box.map_points(margin, out_w, out_h).astype(np.float32),
+        # Unity screen points are continuous (the render's corner is 0), hence "continuous".
+        "pupil_center": box.map_points(iris.mean(axis=0), out_w, out_h, "continuous").astype(np.float32),
+        "eyelid_landmarks": box.map_points(margin, out_w, out_h, "continuous").astype(np.float32),
         "file_name": jpg_path.name,
     }
 
@@ -154,10 +158,10 @@ def generate_examples(
 
 
 def find_root(manual_dir: Path) -> Path:
-    """The folder holding the renders: manual_dir itself or its `imgs/` subfolder."""
-    imgs = manual_dir / "imgs"
-    has_json = any(p.suffix == ".json" for p in manual_dir.iterdir()) if manual_dir.is_dir() else False
-    return imgs if imgs.is_dir() and not has_json else manual_dir
+    """The folder holding the renders, in manual_dir or a subfolder named as in ROOT_CANDIDATES."""
+    return find_data_root(
+        manual_dir, ROOT_CANDIDATES, lambda p: any(p.glob("*.json")), "UnityEyes renders N.jpg + N.json"
+    )
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
@@ -196,7 +200,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         root = find_root(Path(dl_manager.manual_dir))
-        return {split: self._generate_examples(root, split) for split in ("train", "test")}
+        # A handful of renders may hash into one split only; TFDS cannot write an empty split.
+        present = {split_of(stem) for stem in find_pairs(root)}
+        return {s: self._generate_examples(root, s) for s in ("train", "test") if s in present}
 
     def _generate_examples(self, root: Path, split: str):
         yield from generate_examples(root, split, self._skip_bad)

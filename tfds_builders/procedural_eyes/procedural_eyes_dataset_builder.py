@@ -1,0 +1,127 @@
+"""procedural_eyes: an embedded, download-free stand-in for UnityEyes -> MPIIGaze.
+
+Three configs share one geometry distribution (`render.sample_params`):
+  * `simulator`: clean renders with labels (the synthetic domain, like UnityEyes);
+  * `camera`: the same kind of eyes through `camera.apply_camera`, images only (the
+    unlabeled real domain the refiner trains on: it carries no labels at all);
+  * `camera_labeled`: the camera domain with labels, from disjoint seeds; `train` exists only
+    to train a reference "oracle" estimator, `test` is the evaluation set.
+Everything is deterministic from a fixed seed per (config, split), and the seeds differ
+between all of them, so no image appears in two splits.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterator
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from tfds_builders.procedural_eyes import camera, render
+
+# (config, split) -> root seed of the split's random stream. Disjoint by construction.
+SPLIT_SEEDS: dict[tuple[str, str], int] = {
+    ("simulator", "train"): 101,
+    ("simulator", "test"): 102,
+    ("camera", "train"): 201,
+    ("camera_labeled", "train"): 301,
+    ("camera_labeled", "test"): 302,
+}
+
+# Examples are rendered in batches of this size (vectorised numpy). Batch b of a split is
+# drawn from np.random.default_rng([seed, b]); changing this changes the dataset.
+RENDER_BATCH = 500
+
+
+@dataclasses.dataclass
+class ProceduralEyesConfig(tfds.core.BuilderConfig):
+    """One domain of procedural eyes: imaging process and whether labels are exposed."""
+
+    imaging: str = "simulator"  # "simulator" (clean) or "camera"
+    labeled: bool = True
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+    """Procedural 35 x 55 grayscale eye images: simulator vs camera domain, same geometry."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    BUILDER_CONFIGS = [
+        ProceduralEyesConfig(
+            name="simulator", imaging="simulator", labeled=True,
+            description="Clean UnityEyes-like renders with gaze, pupil and eyelid labels.",
+        ),
+        ProceduralEyesConfig(
+            name="camera", imaging="camera", labeled=False,
+            description="Target camera domain, images only: what refiner training sees.",
+        ),
+        ProceduralEyesConfig(
+            name="camera_labeled", imaging="camera", labeled=True,
+            description="Target camera domain with labels (disjoint seeds): oracle training and evaluation.",
+        ),
+    ]
+    DEFAULT_BUILDER_CONFIG_NAME = "simulator"
+    # config -> split -> number of examples. A class attribute so tests can shrink it.
+    SPLIT_SIZES: dict[str, dict[str, int]] = {
+        "simulator": {"train": 40_000, "test": 2_000},
+        "camera": {"train": 20_000},
+        "camera_labeled": {"train": 20_000, "test": 2_000},
+    }
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        cfg = render.DEFAULT_RENDER_CONFIG
+        image = tfds.features.Image(shape=(cfg.height, cfg.width, 1), dtype=np.uint8)
+        if self.builder_config.labeled:
+            features = tfds.features.FeaturesDict({
+                "image": image,
+                "gaze": tfds.features.Tensor(shape=(3,), dtype=np.float32,
+                                             doc="unit gaze vector, MPIIGaze normalized camera coordinates"),
+                "pitch_yaw": tfds.features.Tensor(shape=(2,), dtype=np.float32, doc="gaze pitch, yaw in radians"),
+                "pupil_center": tfds.features.Tensor(shape=(2,), dtype=np.float32,
+                                                     doc="x, y in pixels, origin top-left, pixel centres at integers"),
+                "eyelid_landmarks": tfds.features.Tensor(
+                    shape=(cfg.num_lid_landmarks, 2), dtype=np.float32,
+                    doc="x, y in pixels: upper lid corner to corner, then lower lid back"),
+            })
+            supervised_keys = ("image", "gaze")
+        else:
+            features = tfds.features.FeaturesDict({"image": image})
+            supervised_keys = None
+        return self.dataset_info_from_configs(
+            features=features,
+            supervised_keys=supervised_keys,
+            homepage="https://arxiv.org/abs/1612.07828",
+        )
+
+    def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+        del dl_manager  # procedural: nothing to download
+        name = self.builder_config.name
+        return {split: self._generate_examples(split, count) for split, count in self.SPLIT_SIZES[name].items()}
+
+    def _generate_examples(self, split: str, count: int) -> Iterator[tuple[int, dict]]:
+        """Yield `count` examples keyed by their index; rendered RENDER_BATCH at a time."""
+        name = self.builder_config.name
+        seed = SPLIT_SEEDS[(name, split)]
+        for start in range(0, count, RENDER_BATCH):
+            images, labels = render_domain_batch(seed, start // RENDER_BATCH, self.builder_config.imaging)
+            for i in range(min(RENDER_BATCH, count - start)):
+                example = {"image": images[i]}
+                if self.builder_config.labeled:
+                    example.update({k: v[i] for k, v in labels.items()})
+                yield start + i, example
+
+
+def render_domain_batch(seed: int, batch_index: int, imaging: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Batch `batch_index` of a split: uint8 images (RENDER_BATCH, 35, 55, 1) and labels.
+
+    Always renders a full batch so the first k examples of a split do not depend on k.
+    The camera process draws from its own child stream, so the geometry (and labels) of a
+    batch depend only on (seed, batch_index), not on the imaging process.
+    """
+    if imaging not in ("simulator", "camera"):
+        raise ValueError(f"procedural_eyes: imaging {imaging!r}; expected 'simulator' or 'camera'")
+    geometry_rng, camera_rng = (np.random.default_rng(s) for s in np.random.SeedSequence([seed, batch_index]).spawn(2))
+    images, skin, labels = render.render_batch(geometry_rng, RENDER_BATCH)
+    if imaging == "camera":
+        return camera.apply_camera(images, skin, camera_rng), labels
+    return render.to_uint8(images), labels
