@@ -33,6 +33,8 @@ setup(
         "console_scripts": [
             "simgan-train-gaze=simgan_tf.train_cli:gaze_main",
             "simgan-train-hand=simgan_tf.train_cli:hand_main",
+            "simgan-export=simgan_tf.export.cli:main",
+            "simgan-refine=simgan_tf.refine:main",
         ]
     },
 )

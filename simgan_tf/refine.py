@@ -21,13 +21,12 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")  # as simgan_tf.data
 TFDS_PREFIX = "tfds:"
 LABELS_FILE = "labels.jsonl"
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
@@ -66,6 +65,8 @@ def load_model(path: str | os.PathLike, num_threads: int | None = None) -> Image
 # --------------------------------------------------------------------------------------
 # Folder input
 def list_images(folder: Path) -> list[Path]:
+    from simgan_tf.data import IMAGE_EXTENSIONS
+
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
     if not files:
         raise RefineError(f"INPUT {folder} holds no images: expected files ending in {', '.join(IMAGE_EXTENSIONS)}")

@@ -337,3 +337,22 @@ def test_python_m_entry_points():
         result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, env=env)
         assert result.returncode == 0, result.stderr
         assert "usage:" in result.stdout
+
+
+def test_latency_benchmark_runs_on_an_export(exported, tmp_path, capsys):
+    import importlib.util
+
+    _, out = exported
+    spec = importlib.util.spec_from_file_location("refine_latency", REPO / "benchmarks" / "refine_latency.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    json_out = tmp_path / "bench.json"
+    assert bench.main(["--export-dir", str(out), "--runs", "3", "--warmup", "1", "--batches", "1,2",
+                       "--min-seconds", "0", "--json-out", str(json_out)]) == 0
+    table = capsys.readouterr().out
+    for flavour in FLAVOURS:
+        assert f"| {flavour} |" in table
+    figures = json.loads(json_out.read_text())
+    assert set(figures["litert_latency"]) == set(FLAVOURS)
+    assert all(r["median_ms"] > 0 for r in figures["litert_latency"].values())
+    assert set(figures["saved_model"]) == {"1", "2"}

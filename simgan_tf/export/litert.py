@@ -83,6 +83,11 @@ class TFLiteRefiner:
         )
 
     @property
+    def interpreter(self) -> Any:
+        """The underlying LiteRT Interpreter (the benchmark times its `invoke()`)."""
+        return self._interpreter
+
+    @property
     def input_dtype(self) -> Any:
         return self._input["dtype"]
 

@@ -7,7 +7,6 @@ request does not pay for graph initialisation).
 """
 from __future__ import annotations
 
-import logging
 import os
 import warnings
 from pathlib import Path
@@ -26,8 +25,6 @@ from simgan_tf.export.contract import (
     WARMUP_FILE,
     check_images,
 )
-
-log = logging.getLogger(__name__)
 
 SAVED_MODEL_FILE = "saved_model.pb"
 ASSETS_EXTRA = "assets.extra"
@@ -106,14 +103,6 @@ def write_saved_model(refiner: keras.Model, shape: tuple[int, int, int], path: s
 
 # --------------------------------------------------------------------------------------
 # Warm-up records
-def serving_api_available() -> bool:
-    try:
-        import tensorflow_serving.apis.prediction_log_pb2  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def write_warmup_requests(
     saved_model_dir: str | os.PathLike,
     model_name: str,

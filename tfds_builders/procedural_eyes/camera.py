@@ -62,7 +62,9 @@ def _mottle(rng: np.random.Generator, n: int, h: int, w: int, cfg: CameraConfig)
     """(n, h, w) smooth zero-mean noise: bilinear upsampling of a coarse random grid."""
     gh, gw = cfg.mottle_grid
     coarse = rng.standard_normal((n, gh, gw)).astype(np.float32)
-    return ndimage.zoom(coarse, (1, h / gh, w / gw), order=1, mode="nearest", grid_mode=True)
+    up_rows = _bilinear_matrix(h, np.full(1, gh, np.float32), gh)
+    up_cols = _bilinear_matrix(w, np.full(1, gw, np.float32), gw)
+    return up_rows @ coarse @ up_cols.transpose(0, 2, 1)
 
 
 def _illumination(scene: np.ndarray, rng: np.random.Generator, cfg: CameraConfig) -> np.ndarray:

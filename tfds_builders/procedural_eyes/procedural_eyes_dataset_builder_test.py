@@ -47,8 +47,9 @@ class CameraTest(_SmallSplits, tfds.testing.DatasetBuilderTestCase):
 
     def test_camera_has_no_labels(self):
         """Refiner training reads this config: it must expose the image and nothing else."""
-        self.assertEqual(set(self.builder.info.features.keys()), {"image"})
-        self.assertIsNone(self.builder.info.supervised_keys)
+        builder = self._make_builder(config="camera")
+        self.assertEqual(set(builder.info.features.keys()), {"image"})
+        self.assertIsNone(builder.info.supervised_keys)
 
 
 class CameraLabeledTest(_SmallSplits, tfds.testing.DatasetBuilderTestCase):

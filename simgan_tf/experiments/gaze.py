@@ -1,0 +1,429 @@
+"""The gaze experiment: does training on refined images beat training on synthetic ones?
+
+The paper's Table 2/3 and Fig. 7, plus its ablations, from one command:
+
+    python -m simgan_tf.experiments.gaze --out docs/results/gaze_quick            # 3 seeds, quick
+    python -m simgan_tf.experiments.gaze --out /tmp/smoke --smoke                  # ~1 minute
+    python -m simgan_tf.experiments.gaze --out runs/mine --real-dir my_eyes/ \\
+        --test-dir my_test/ --test-labels my_test/labels.csv                      # your camera
+
+Per seed: train the SimGAN refiner (and the two ablation refiners: no history buffer,
+global instead of local adversarial loss) on synthetic + *unlabeled* target images, refine
+the synthetic training set, train one gaze estimator per row (synthetic, synthetic 4x,
+refined, refined 4x, oracle on labeled target images, and the two ablations), and evaluate
+every one on the target test split. Then measure label preservation (pupil-centre shift) and
+realism (a fresh critic's held-out accuracy). Writes into --out: results.json, table.md,
+curves.png, and per seed everything needed to resume: rerunning with the same --out skips
+every (seed, row) whose result file exists and resumes refiner training from checkpoints.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from simgan_tf.experiments.settings import (
+    EXPERIMENT_PRESETS,
+    REFINER_VARIANTS,
+    ROWS,
+    ExperimentSettings,
+    get_experiment_settings,
+)
+from simgan_tf.experiments.sources import ExperimentData, SourceSpec
+
+EXPERIMENT_FILE = "experiment.json"
+ROW_DIR = "rows"
+REFINER_DIR = "refiners"
+REFINED_FILE = "refined.npy"
+PUPIL_FILE = "label_preservation.json"
+CRITIC_FILE = "critic.json"
+
+
+class Progress:
+    """One line per unit of work with the elapsed time, flushed (the run is long and logged)."""
+
+    def __init__(self, verbose: bool = True):
+        self.verbose = verbose
+        self.started = time.time()
+
+    def elapsed(self) -> float:
+        return time.time() - self.started
+
+    def __call__(self, message: str) -> None:
+        if self.verbose:
+            minutes, seconds = divmod(int(self.elapsed()), 60)
+            print(f"[{time.strftime('%H:%M:%S')} +{minutes:02d}m{seconds:02d}s] {message}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Settings bookkeeping: a resumed run must have been started with the same settings.
+def _fingerprint(settings: ExperimentSettings, sources: SourceSpec) -> dict[str, Any]:
+    settings_dict = settings.to_dict()
+    settings_dict.pop("notes", None)
+    settings_dict.pop("seeds", None)  # more seeds may be added to an existing run
+    settings_dict["refiner"].pop("provenance", None)
+    return json.loads(json.dumps({"settings": settings_dict, "sources": dataclasses.asdict(sources)}, default=str))
+
+
+def _check_or_write_experiment(out_dir: Path, settings: ExperimentSettings, sources: SourceSpec) -> None:
+    from simgan_tf.run_io import write_json_atomic
+
+    path = out_dir / EXPERIMENT_FILE
+    current = _fingerprint(settings, sources)
+    if path.exists():
+        stored = json.loads(path.read_text())
+        stored_fp = {"settings": stored.get("settings"), "sources": stored.get("sources")}
+        if stored_fp != current:
+            changed = sorted(
+                k for part in ("settings", "sources")
+                for k in set(current[part]) | set((stored_fp[part] or {}))
+                if current[part].get(k) != (stored_fp[part] or {}).get(k)
+            )
+            raise ValueError(
+                f"{path}: this --out holds an experiment with different settings ({', '.join(changed)}); "
+                "rerun with the same preset and flags to resume, or choose a new --out"
+            )
+        return
+    write_json_atomic(path, {**current, "preset": settings.name, "notes": settings.notes})
+
+
+# ---------------------------------------------------------------------------------------
+# Refiners.
+def refiner_preset(settings: ExperimentSettings, variant: str, seed: int):
+    """The main refiner's preset with the seed, and the ablation switch of `variant`."""
+    from simgan_tf import config as cfg
+
+    if variant not in REFINER_VARIANTS:
+        raise ValueError(f"refiner variant {variant!r}; expected one of {REFINER_VARIANTS}")
+    preset = cfg.with_overrides(settings.refiner, seed=seed, use_history=variant != "no_history")
+    if variant == "global_adversarial":
+        preset = dataclasses.replace(
+            preset, discriminator=dataclasses.replace(preset.discriminator, head="global")
+        )
+    return dataclasses.replace(preset, name=f"{settings.refiner.name}_{variant}")
+
+
+def train_refiner(preset, run_dir: Path, synthetic: np.ndarray, real: np.ndarray, log: Progress):
+    """Train (or resume, or just load when finished) a refiner on in-memory uint8 images."""
+    import tensorflow as tf
+
+    from simgan_tf import data, run_io, viz
+    from simgan_tf.trainer import SimGANTrainer
+
+    t = preset.training
+    run_io.save_run_config(run_dir, preset)
+    trainer = SimGANTrainer(preset, run_dir)
+    shuffle = min(preset.data.shuffle_buffer, len(synthetic))
+    synthetic_stream = data.training_stream(tf.data.Dataset.from_tensor_slices(synthetic), t.batch_size, t.seed, shuffle)
+    real_stream = data.training_stream(
+        tf.data.Dataset.from_tensor_slices(real), t.batch_size, t.seed + 1, min(preset.data.shuffle_buffer, len(real))
+    )
+    report_every = max(1, trainer.total_steps // 4)
+    started = time.time()
+
+    def progress(tr, values):
+        step = int(tr.step.numpy())
+        if step % report_every == 0 or step == tr.total_steps:
+            shown = ", ".join(f"{k} {v:.3g}" for k, v in values.items() if k in ("r_self_reg", "r_adversarial", "d_total", "d_acc_refined", "d_acc_real"))
+            log(f"    refiner step {step}/{tr.total_steps} ({tr.phase_of(step - 1)}; {time.time() - started:.0f}s) {shown}")
+
+    final = trainer.fit(synthetic_stream, real_stream, callbacks=[progress], verbose=False)
+    sample = synthetic[:8]
+    refined = trainer.refine(data.to_model_range(sample).numpy())
+    viz.save_image_rows(run_dir / run_io.SAMPLES_FILE, [sample, refined, real[:8]], ["synthetic", "refined", "real"],
+                        title=f"{preset.name}, step {int(trainer.step.numpy())}")
+    run_io.write_json_atomic(run_dir / run_io.SUMMARY_FILE, {
+        "preset": preset.name,
+        "settings": run_io.preset_to_dict(preset),
+        "steps_done": int(trainer.step.numpy()),
+        "total_steps": trainer.total_steps,
+        "final_losses": final,
+        "images_per_second": trainer.throughput(),
+        "wall_seconds_this_invocation": round(time.time() - started, 1),
+    })
+    return trainer
+
+
+def refine_images(trainer, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """uint8 synthetic images -> uint8 refined images (stored like any image dataset)."""
+    from simgan_tf import data
+
+    refined = trainer.refine(data.to_model_range(images).numpy(), batch_size=batch_size)
+    return data.from_model_range(refined).numpy()
+
+
+# ---------------------------------------------------------------------------------------
+# Estimators.
+def train_and_evaluate(
+    settings: ExperimentSettings,
+    image,
+    train_images: np.ndarray,
+    train_gaze: np.ndarray,
+    test_images: np.ndarray,
+    test_gaze: np.ndarray,
+    seed: int,
+) -> dict[str, Any]:
+    """Train the paper's gaze CNN for `estimator_steps` steps and evaluate it on the test set."""
+    import keras
+    import tensorflow as tf
+
+    from simgan_tf import data
+    from simgan_tf.estimators.gaze import build_gaze_estimator, evaluate_gaze_estimator
+
+    keras.utils.set_random_seed(seed)
+    model = build_gaze_estimator(image, settings.estimator)
+    batch = settings.estimator.batch_size
+    train = (
+        tf.data.Dataset.from_tensor_slices((train_images, train_gaze.astype(np.float32)))
+        .shuffle(len(train_images), seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        .batch(batch, drop_remainder=True)
+        .map(lambda x, y: (data.to_model_range(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    started = time.time()
+    history = model.fit(train, epochs=1, steps_per_epoch=settings.estimator_steps, shuffle=False, verbose=0)
+    train_seconds = time.time() - started
+    test = tf.data.Dataset.from_tensor_slices((test_images, test_gaze.astype(np.float32)))
+    metrics = evaluate_gaze_estimator(model, test, within_deg=settings.threshold_deg)
+    return {
+        "mean_error_deg": metrics["mean_error_deg"],
+        "within_7_deg_pct": metrics["percent_within"],
+        "median_error_deg": metrics["median_error_deg"],
+        "num_test": metrics["num_examples"],
+        "train_images": int(len(train_images)),
+        "estimator_steps": settings.estimator_steps,
+        "final_train_loss": float(history.history["loss"][-1]),
+        "train_seconds": round(train_seconds, 1),
+        "train_images_per_second": round(settings.estimator_steps * batch / max(train_seconds, 1e-9), 1),
+        "errors_deg": [round(float(e), 4) for e in metrics["errors_deg"]],
+    }
+
+
+# ---------------------------------------------------------------------------------------
+def run_seed(settings: ExperimentSettings, d: ExperimentData, image, seed: int, out_dir: Path,
+             log: Progress, label: str) -> None:
+    """Everything of one seed; each finished piece is a file, so a rerun skips it."""
+    from simgan_tf.critic import critic_accuracy
+    from simgan_tf.label_preservation import pupil_displacement
+    from simgan_tf.run_io import write_json_atomic
+
+    seed_dir = out_dir / f"seed_{seed}"
+    (seed_dir / ROW_DIR).mkdir(parents=True, exist_ok=True)
+    n = settings.train_images
+    n_scaled = n * settings.scale_factor
+    refined_cache: dict[str, np.ndarray] = {}
+
+    def refined(variant: str, count: int) -> np.ndarray:
+        """Refined versions of the first `count` synthetic images (trains the refiner if needed)."""
+        if variant in refined_cache and len(refined_cache[variant]) >= count:
+            return refined_cache[variant][:count]
+        run_dir = seed_dir / REFINER_DIR / variant
+        path = run_dir / REFINED_FILE
+        if path.exists():
+            cached = np.load(path)
+            if len(cached) >= count:
+                refined_cache[variant] = cached
+                return cached[:count]
+        preset = refiner_preset(settings, variant, seed)
+        log(f"{label} | refiner '{variant}': training {preset.name} ({preset.training.pretrain_r_steps} + "
+            f"{preset.training.pretrain_d_steps} pretraining, {preset.training.steps} adversarial steps, "
+            f"history={'on' if preset.training.use_history else 'off'}, D head={preset.discriminator.head})")
+        started = time.time()
+        trainer = train_refiner(preset, run_dir, d.synthetic, d.real, log)
+        trained = time.time() - started
+        log(f"{label} | refiner '{variant}': refining {count} synthetic images")
+        started = time.time()
+        out = refine_images(trainer, d.synthetic[:count])
+        np.save(path, out)
+        write_json_atomic(run_dir / "timing.json", {"train_seconds": round(trained, 1),
+                                                     "refine_seconds": round(time.time() - started, 1),
+                                                     "refined_images": count})
+        refined_cache[variant] = out
+        return out
+
+    row_data: dict[str, Callable[[], tuple[np.ndarray, np.ndarray]]] = {
+        "synthetic": lambda: (d.synthetic[:n], d.synthetic_gaze[:n]),
+        "synthetic_4x": lambda: (d.synthetic[:n_scaled], d.synthetic_gaze[:n_scaled]),
+        "refined": lambda: (refined("main", n_scaled)[:n], d.synthetic_gaze[:n]),
+        "refined_4x": lambda: (refined("main", n_scaled), d.synthetic_gaze[:n_scaled]),
+        "oracle": lambda: (d.oracle.images[:n], d.oracle.gaze[:n]),
+        "no_history": lambda: (refined("no_history", n), d.synthetic_gaze[:n]),
+        "global_adversarial": lambda: (refined("global_adversarial", n), d.synthetic_gaze[:n]),
+    }
+    for row in ROWS:
+        path = seed_dir / ROW_DIR / f"{row}.json"
+        if path.exists():
+            log(f"{label} | {row}: done earlier ({path}), skipped")
+            continue
+        if d.test is None or (row == "oracle" and d.oracle is None):
+            continue
+        images, gaze = row_data[row]()
+        log(f"{label} | {row}: training the gaze estimator on {len(images)} images "
+            f"({settings.estimator_steps} steps of {settings.estimator.batch_size})")
+        result = train_and_evaluate(settings, image, images, gaze, d.test.images, d.test.gaze, seed)
+        result.update(row=row, seed=seed)
+        write_json_atomic(path, result)
+        log(f"{label} | {row}: mean error {result['mean_error_deg']:.2f} deg, "
+            f"{result['within_7_deg_pct']:.1f}% within {settings.threshold_deg:g} deg "
+            f"(train {result['train_seconds']:.0f}s at {result['train_images_per_second']:.0f} img/s)")
+
+    pupil_path = seed_dir / PUPIL_FILE
+    if not pupil_path.exists():
+        count = min(settings.pupil_images, len(d.synthetic))
+        log(f"{label} | label preservation: pupil centres of {count} synthetic/refined pairs")
+        truth = d.synthetic_pupil[:count] if d.synthetic_pupil is not None else None
+        res = pupil_displacement(d.synthetic[:count], refined("main", n_scaled)[:count], truth, settings.pupil_fit)
+        res["displacements_px"] = [round(float(v), 4) for v in res["displacements_px"]]
+        write_json_atomic(pupil_path, res)
+        log(f"{label} | label preservation: {res['mean']:.2f} +- {res['std']:.2f} px over {res['num_measured']} images")
+
+    critic_path = seed_dir / CRITIC_FILE
+    if not critic_path.exists():
+        log(f"{label} | realism critic: target vs refined, target vs synthetic")
+        refined_main = refined("main", n_scaled)
+        res = {
+            "refined_vs_real": critic_accuracy(d.real, refined_main, image, settings.critic, seed),
+            "synthetic_vs_real": critic_accuracy(d.real, d.synthetic[:n_scaled], image, settings.critic, seed),
+        }
+        write_json_atomic(critic_path, res)
+        log(f"{label} | realism critic: refined vs real {res['refined_vs_real']['accuracy_pct']:.1f}%, "
+            f"synthetic vs real {res['synthetic_vs_real']['accuracy_pct']:.1f}% held-out accuracy")
+
+
+def run_experiment(
+    settings: ExperimentSettings,
+    out_dir: str | os.PathLike,
+    sources: SourceSpec = SourceSpec(),
+    seeds: int | None = None,
+    verbose: bool = True,
+) -> dict[str, Any]:
+    """Run (or resume) the whole experiment and write results.json, table.md, curves.png.
+
+    Returns the results dictionary (the content of results.json).
+    """
+    from simgan_tf.experiments import report
+    from simgan_tf.experiments.sources import describe_shapes, load_experiment_data
+
+    log = Progress(verbose)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seeds = settings.seeds if seeds is None else seeds
+    if seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {seeds}")
+    settings = dataclasses.replace(settings, seeds=seeds)
+    sources.validate()
+    _check_or_write_experiment(out_dir, settings, sources)
+    image = settings.refiner.image
+    n = settings.train_images
+    log(f"gaze experiment '{settings.name}', {seeds} seed(s), into {out_dir}: loading data")
+    d = load_experiment_data(sources, image, n * settings.scale_factor, settings.real_images, settings.test_images, n)
+    log(f"data: {describe_shapes(d)} images; " + "; ".join(f"{k}: {v}" for k, v in d.described.items()))
+    for what, why in d.skipped.items():
+        log(f"note: {why}")
+    for seed in range(seeds):
+        run_seed(settings, d, image, seed, out_dir, log, label=f"seed {seed + 1}/{seeds}")
+    results = report.aggregate(out_dir, settings, list(range(seeds)), wall_seconds=log.elapsed(), skipped=d.skipped)
+    results["details"]["data"] = {"sizes": describe_shapes(d), "sources": d.described}
+    report.write_outputs(out_dir, results, settings)
+    log(f"done: {out_dir / report.RESULTS_FILE}, {out_dir / report.TABLE_FILE}, {out_dir / report.CURVES_FILE}")
+    return results
+
+
+# ---------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m simgan_tf.experiments.gaze",
+        description=(
+            "The SimGAN gaze experiment (paper Table 2/3, Fig. 7, ablations): per seed, train the "
+            "refiner (+ no-history and global-adversarial ablations) on synthetic and unlabeled target "
+            "images, train the paper's gaze CNN on synthetic / synthetic 4x / refined / refined 4x / "
+            "oracle (labeled target, reference only) / ablation data, evaluate on the target test "
+            "split, and measure label preservation and realism. Rerun with the same --out to resume."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--out", required=True, help="output folder: results.json, table.md, curves.png, per-seed files")
+    parser.add_argument("--preset", default="quick", choices=sorted(EXPERIMENT_PRESETS),
+                        help="experiment size: quick (2 CPU cores, <= 45 min), paper (GPU), smoke (tests)")
+    parser.add_argument("--smoke", action="store_true", help="same as --preset smoke: tiny everything, ~1 minute")
+    parser.add_argument("--seeds", type=int, help="number of seeds (default: the preset's, 3 for quick/paper)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    g = parser.add_argument_group("refiner-side overrides (unset keeps the preset's value)")
+    g.add_argument("--refiner-steps", type=int, help="adversarial iterations of every refiner")
+    g.add_argument("--lambda-reg", type=float, help="self-regularization weight")
+    g.add_argument("--learning-rate", type=float, help="Adam learning rate of R and D")
+    g.add_argument("--buffer-size", type=int, help="history buffer capacity (images)")
+
+    d = parser.add_argument_group("data (default: the embedded procedural_eyes TFDS data)")
+    d.add_argument("--real-dir", help="your target domain: any folder of (unlabeled) eye images; the refiner trains on it")
+    d.add_argument("--test-dir", help="folder of labeled target images to evaluate on (with --test-labels)")
+    d.add_argument("--test-labels", help="CSV of filename,x,y,z (gaze vector) for --test-dir")
+    d.add_argument("--oracle-dir", help="optional folder of labeled target training images for the oracle row")
+    d.add_argument("--oracle-labels", help="CSV of filename,x,y,z for --oracle-dir")
+    d.add_argument("--synthetic-dir", help="labeled synthetic images instead of procedural_eyes/simulator")
+    d.add_argument("--synthetic-labels", help="CSV of filename,x,y,z for --synthetic-dir")
+    d.add_argument("--data-dir", help="where TFDS stores prepared datasets")
+    d.add_argument("--manual-dir", help="folder with manually downloaded datasets")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> ExperimentSettings:
+    from simgan_tf import config as cfg
+    from simgan_tf.train_cli import validate
+
+    settings = get_experiment_settings("smoke" if args.smoke else args.preset)
+    refiner = cfg.with_overrides(settings.refiner, steps=args.refiner_steps, lambda_reg=args.lambda_reg,
+                                 learning_rate=args.learning_rate, buffer_size=args.buffer_size)
+    validate(refiner)
+    return dataclasses.replace(settings, refiner=refiner)
+
+
+def sources_from_args(args: argparse.Namespace) -> SourceSpec:
+    spec = SourceSpec(
+        real_dir=args.real_dir, test_dir=args.test_dir, test_labels=args.test_labels,
+        oracle_dir=args.oracle_dir, oracle_labels=args.oracle_labels,
+        synthetic_dir=args.synthetic_dir, synthetic_labels=args.synthetic_labels,
+        data_dir=args.data_dir, manual_dir=args.manual_dir,
+    )
+    spec.validate()
+    return spec
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+        sources = sources_from_args(args)
+    except ValueError as err:
+        parser.error(str(err))
+    from simgan_tf.data import DataError
+    from simgan_tf.trainer import NonFiniteLossError
+
+    try:
+        results = run_experiment(settings, args.out, sources, seeds=args.seeds, verbose=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"Stopped. Resume with the same command (--out {args.out}).", file=sys.stderr)
+        return 130
+    except (DataError, NonFiniteLossError, ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        from simgan_tf.experiments.report import TABLE_FILE
+
+        print((Path(args.out) / TABLE_FILE).read_text())
+    return 0 if results else 1
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.exit(main())

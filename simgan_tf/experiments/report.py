@@ -1,0 +1,254 @@
+"""Collect the per-seed files of a gaze experiment into results.json, table.md and curves.png.
+
+results.json is read by other tools; its shape is fixed (issue 3):
+  rows.<row>.mean_error_deg / within_7_deg_pct: {mean, std, per_seed}
+  pupil_displacement_px: {mean, std}; critic_accuracy: {refined_vs_real, synthetic_vs_real}
+  seeds, preset, wall_seconds
+Everything else (sizes, skipped rows, per-seed critic and pupil figures, paper numbers) is
+under "details". Spreads are sample standard deviations over seeds (ddof=1; 0 for one seed).
+Critic accuracies are percentages (50 = indistinguishable), averaged over seeds.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simgan_tf.experiments.settings import ROWS, ExperimentSettings
+from simgan_tf.metrics import cumulative_error_curve
+
+RESULTS_FILE = "results.json"
+TABLE_FILE = "table.md"
+CURVES_FILE = "curves.png"
+
+ROW_LABELS = {
+    "synthetic": "Synthetic data",
+    "synthetic_4x": "Synthetic data 4x",
+    "refined": "Refined data",
+    "refined_4x": "Refined data 4x",
+    "oracle": "Oracle: labeled target data (reference)",
+    "no_history": "Refined, no history buffer (ablation)",
+    "global_adversarial": "Refined, global adversarial loss (ablation)",
+}
+# Shrivastava et al. 2017 on MPIIGaze: Table 2 (% within 7 degrees), Table 3 and Sec. 4.2
+# (mean angular error; the paper gives 11.2 synthetic vs 7.8 refined, 12.2 without history).
+PAPER = {
+    "synthetic": {"within_7_deg_pct": 62.3, "mean_error_deg": 11.2},
+    "synthetic_4x": {"within_7_deg_pct": 64.9},
+    "refined": {"within_7_deg_pct": 69.4, "mean_error_deg": 7.8},
+    "refined_4x": {"within_7_deg_pct": 87.2},
+    "no_history": {"mean_error_deg": 12.2},
+}
+PAPER_PUPIL_PX = (1.1, 0.8)
+PAPER_HUMAN_PCT = {"refined_vs_real": 51.7, "synthetic_vs_real": 81.0}
+METRICS = ("mean_error_deg", "within_7_deg_pct")
+
+
+def _stats(values: list[float]) -> dict[str, Any]:
+    arr = np.asarray(values, dtype=np.float64)
+    return {
+        "mean": float(arr.mean()),
+        "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
+        "per_seed": [float(v) for v in arr],
+    }
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def aggregate(
+    out_dir: str | Path,
+    settings: ExperimentSettings,
+    seeds: list[int],
+    wall_seconds: float,
+    skipped: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Read every seed's row / pupil / critic files and build the results dictionary."""
+    from simgan_tf.experiments.gaze import CRITIC_FILE, PUPIL_FILE, ROW_DIR
+
+    out_dir = Path(out_dir)
+    rows: dict[str, Any] = {}
+    row_details: dict[str, Any] = {}
+    missing: list[str] = []
+    for row in ROWS:
+        per_seed = [_read(out_dir / f"seed_{s}" / ROW_DIR / f"{row}.json") for s in seeds]
+        if any(r is None for r in per_seed):
+            missing += [f"seed_{s}/{row}" for s, r in zip(seeds, per_seed) if r is None]
+            continue
+        rows[row] = {metric: _stats([r[metric] for r in per_seed]) for metric in METRICS}
+        row_details[row] = {
+            "train_images": per_seed[0]["train_images"],
+            "num_test": per_seed[0]["num_test"],
+            "median_error_deg": _stats([r["median_error_deg"] for r in per_seed]),
+        }
+
+    pupils = [_read(out_dir / f"seed_{s}" / PUPIL_FILE) for s in seeds]
+    displacements = np.concatenate([np.asarray(p["displacements_px"]) for p in pupils if p] or [np.zeros(0)])
+    pupil = {
+        "mean": float(displacements.mean()) if displacements.size else float("nan"),
+        "std": float(displacements.std()) if displacements.size else float("nan"),
+    }
+    critics = [_read(out_dir / f"seed_{s}" / CRITIC_FILE) for s in seeds]
+    critic = {
+        key: float(np.mean([c[key]["accuracy_pct"] for c in critics if c])) if any(critics) else float("nan")
+        for key in ("refined_vs_real", "synthetic_vs_real")
+    }
+    return {
+        "rows": rows,
+        "pupil_displacement_px": pupil,
+        "critic_accuracy": critic,
+        "seeds": list(seeds),
+        "preset": settings.name,
+        "wall_seconds": round(float(wall_seconds), 1),
+        "details": {
+            "rows": row_details,
+            "missing": missing,
+            "skipped": dict(skipped or {}),
+            "threshold_deg": settings.threshold_deg,
+            "train_images_1x": settings.train_images,
+            "scale_factor": settings.scale_factor,
+            "estimator_steps": settings.estimator_steps,
+            "estimator_batch_size": settings.estimator.batch_size,
+            "refiner_preset": settings.refiner.name,
+            "refiner_training": {
+                k: getattr(settings.refiner.training, k)
+                for k in ("pretrain_r_steps", "pretrain_d_steps", "steps", "batch_size", "lambda_reg", "learning_rate", "buffer_size", "k_g", "k_d")
+            },
+            "pupil_per_seed": [
+                {k: p[k] for k in ("mean", "std", "num_measured", "num_images", "fit_error_px") if k in p} if p else None
+                for p in pupils
+            ],
+            "critic_per_seed": critics,
+            "critic_accuracy_unit": "percent held-out accuracy (50 = indistinguishable)",
+            "std": "sample standard deviation over seeds (ddof=1), 0 for one seed; pupil std is over images",
+            "paper": {"rows": PAPER, "pupil_displacement_px": PAPER_PUPIL_PX, "human_pct": PAPER_HUMAN_PCT},
+            "wall_seconds_note": "wall time of the invocation that wrote this file (a resumed run counts only its own part)",
+        },
+    }
+
+
+def _fmt(stats: dict[str, Any] | None, digits: int = 1) -> str:
+    if stats is None:
+        return "n/a"
+    return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
+
+
+def _paper(row: str, metric: str) -> str:
+    value = PAPER.get(row, {}).get(metric)
+    return "–" if value is None else f"{value:g}"
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    """The paper's Table 2 (plus mean error, oracle and ablations) as Markdown."""
+    details = results["details"]
+    n_seeds = len(results["seeds"])
+    threshold = details["threshold_deg"]
+    lines = [
+        f"Gaze estimation on the target test split ({results['preset']} preset, mean ± std over "
+        f"{n_seeds} seed{'s' if n_seeds != 1 else ''}; paper: Shrivastava et al. 2017 on MPIIGaze).",
+        "",
+        f"| Training data | images | % within {threshold:g}° | mean angular error (°) | paper % within 7° | paper mean error (°) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in ROWS:
+        if row in results["rows"]:
+            r = results["rows"][row]
+            size = details["rows"][row]["train_images"]
+            lines.append(f"| {ROW_LABELS[row]} | {size} | {_fmt(r['within_7_deg_pct'])} | {_fmt(r['mean_error_deg'], 2)} "
+                         f"| {_paper(row, 'within_7_deg_pct')} | {_paper(row, 'mean_error_deg')} |")
+        else:
+            reason = details["skipped"].get("oracle" if row == "oracle" else "test", "not run")
+            lines.append(f"| {ROW_LABELS[row]} | – | n/a | n/a | {_paper(row, 'within_7_deg_pct')} | "
+                         f"{_paper(row, 'mean_error_deg')} |")
+            if reason != "not run":
+                lines[-1] += f" <!-- {reason} -->"
+    pupil, critic = results["pupil_displacement_px"], results["critic_accuracy"]
+    lines += [
+        "",
+        "| Label preservation and realism | ours | paper |",
+        "|---|---:|---:|",
+        f"| Pupil-centre displacement, synthetic → refined (px, 55 px wide eye) | {pupil['mean']:.2f} ± {pupil['std']:.2f} "
+        f"| {PAPER_PUPIL_PX[0]} ± {PAPER_PUPIL_PX[1]} |",
+        f"| Critic accuracy, refined vs real (%; 50 = indistinguishable) | {critic['refined_vs_real']:.1f} "
+        f"| {PAPER_HUMAN_PCT['refined_vs_real']} (humans) |",
+        f"| Critic accuracy, synthetic vs real (%) | {critic['synthetic_vs_real']:.1f} "
+        f"| {PAPER_HUMAN_PCT['synthetic_vs_real']} (humans) |",
+        "",
+        f"Estimators: the paper's gaze CNN, {details['estimator_steps']} steps of batch "
+        f"{details['estimator_batch_size']} for every row; 1x = {details['train_images_1x']} images, "
+        f"4x = {details['train_images_1x'] * details['scale_factor']}. Refiner: {details['refiner_preset']}, "
+        + ", ".join(f"{k} {v}" for k, v in details["refiner_training"].items()) + ".",
+        f"Wall time: {results['wall_seconds'] / 60:.1f} min.",
+    ]
+    if details["missing"]:
+        lines.append(f"Missing (not run yet): {', '.join(details['missing'])}.")
+    return "\n".join(lines) + "\n"
+
+
+def cumulative_curves(out_dir: str | Path, seeds: list[int], settings: ExperimentSettings) -> dict[str, tuple]:
+    """row -> (thresholds, mean % curve over seeds, std over seeds), for rows run on every seed."""
+    from simgan_tf.experiments.gaze import ROW_DIR
+
+    curves = {}
+    for row in ROWS:
+        per_seed = [_read(Path(out_dir) / f"seed_{s}" / ROW_DIR / f"{row}.json") for s in seeds]
+        if any(r is None for r in per_seed):
+            continue
+        ys = []
+        for r in per_seed:
+            x, y = cumulative_error_curve(r["errors_deg"], settings.curve_max_deg, settings.curve_points)
+            ys.append(y)
+        ys = np.stack(ys)
+        curves[row] = (x, ys.mean(axis=0), ys.std(axis=0))
+    return curves
+
+
+def plot_curves(path: str | Path, curves: dict[str, tuple], title: str) -> Path:
+    """Fig. 7 of the paper: % of images within d degrees of error, for each training set."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    styles = {
+        "synthetic": ("tab:blue", "-"), "synthetic_4x": ("tab:blue", "--"),
+        "refined": ("tab:red", "-"), "refined_4x": ("tab:red", "--"),
+        "oracle": ("black", ":"), "no_history": ("tab:orange", "-."), "global_adversarial": ("tab:green", "-."),
+    }
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    for row, (x, mean, std) in curves.items():
+        color, style = styles[row]
+        ax.plot(x, mean, linestyle=style, color=color, label=ROW_LABELS[row].split(" (")[0])
+        ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.12, linewidth=0)
+    ax.axvline(7.0, color="grey", linewidth=0.6)
+    ax.set_xlabel("angular error d (degrees)")
+    ax.set_ylabel("% of test images within d")
+    ax.set_xlim(0, max((c[0][-1] for c in curves.values()), default=25))
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_outputs(out_dir: str | Path, results: dict[str, Any], settings: ExperimentSettings) -> None:
+    """results.json, table.md and curves.png into `out_dir`."""
+    from simgan_tf.run_io import write_json_atomic
+
+    out_dir = Path(out_dir)
+    write_json_atomic(out_dir / RESULTS_FILE, results)
+    (out_dir / TABLE_FILE).write_text(markdown_table(results))
+    curves = cumulative_curves(out_dir, results["seeds"], settings)
+    n = len(results["seeds"])
+    plot_curves(out_dir / CURVES_FILE, curves,
+                f"Gaze error on the target test split ({results['preset']}, {n} seed{'s' if n != 1 else ''}; band = ±1 std)")
+
+
+__all__ = ["RESULTS_FILE", "TABLE_FILE", "CURVES_FILE", "aggregate", "markdown_table", "plot_curves", "write_outputs"]

@@ -1,0 +1,173 @@
+"""Named sizes of the gaze experiment: `smoke` (tests), `quick` (2 CPU cores), `paper` (GPU).
+
+One `ExperimentSettings` fixes everything the runner trains: the refiner preset (with the
+schedule it runs), how many synthetic images the "1x" rows get (N; "4x" rows get 4N, as the
+paper's "4x" means four times the training data), how long every estimator trains, and the
+sizes of the realism-critic and label-preservation measurements. The refiner never sees a
+target label; only the oracle row and the evaluation use them.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from simgan_tf import config as cfg
+from simgan_tf.critic import CriticConfig
+from simgan_tf.label_preservation import PupilFitConfig
+
+# Rows of the results table, in the order of the paper's Table 2 plus the reference and the
+# two ablations. Refined rows come from the main refiner; ablation rows from their own.
+ROWS = ("synthetic", "synthetic_4x", "refined", "refined_4x", "oracle", "no_history", "global_adversarial")
+# Refiner variants trained per seed: the paper's, and the two ablations.
+REFINER_VARIANTS = ("main", "no_history", "global_adversarial")
+
+
+@dataclass(frozen=True)
+class ExperimentSettings:
+    """Everything the gaze experiment trains, per seed."""
+
+    name: str
+    refiner: cfg.Preset  # preset of the main refiner (seed and ablation switches applied per run)
+    estimator: cfg.GazeEstimatorConfig  # the paper's gaze CNN; only batch size / lr may differ
+    train_images: int  # N: synthetic images of the "1x" rows (and of the oracle's target set)
+    scale_factor: int  # "4x" rows train on scale_factor * N images (paper: 4)
+    # Every row trains for the same number of optimizer steps: the rows then differ only in
+    # their data (1x rows see each image scale_factor times as often as 4x rows).
+    estimator_steps: int
+    real_images: int  # unlabeled target images the refiner trains on
+    test_images: int | None  # target test images evaluated (None: the whole split)
+    critic: CriticConfig = CriticConfig()
+    pupil_images: int = 500  # synthetic/refined pairs measured for label preservation
+    pupil_fit: PupilFitConfig = PupilFitConfig()
+    seeds: int = 3
+    threshold_deg: float = 7.0  # the paper's "% within 7 degrees"
+    curve_max_deg: float = 25.0  # x axis of the Fig. 7-style cumulative curve
+    curve_points: int = 101
+    notes: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------------------------------
+# quick: the default, sized for 2 CPU cores and <= 45 minutes for 3 seeds (15 min a seed).
+# Measured on this 2-core machine (python -m simgan_tf.experiments.gaze logs images/s per
+# training): a 32-filter gaze refiner trains at ~70 images/s at batch 32, a 16-filter one
+# ~2.4x faster (~170 images/s); the paper's gaze CNN trains at ~90-110 images/s (batch 32-128)
+# and predicts at ~300 images/s. Per seed: 3 refiner trainings of ~19k images (~2 min each),
+# 7 estimator trainings of 4096 images (~45 s each), refinement, evaluation and critics.
+QUICK_REFINER = dataclasses.replace(
+    cfg.with_overrides(
+        cfg.GAZE_QUICK,
+        pretrain_r_steps=100,  # L1-only pretraining reaches ~identity within ~100 steps
+        pretrain_d_steps=30,
+        steps=150,  # adversarial iterations, each 2 R + 1 D steps of 32 images: 14.4k images
+        buffer_size=1600,  # 50 batches (the TF1 default's ratio): full after 100 D steps, so it matters
+        checkpoint_every=50,
+        log_every=10,
+    ),
+    name="gaze_quick_experiment",
+    # 16 filters (gaze_quick: 32, paper: 64): 2.4x faster, so three refiners a seed get 150
+    # adversarial iterations each instead of ~60 within the 45-minute budget.
+    refiner=dataclasses.replace(cfg.GAZE_QUICK.refiner, filters=16),
+)
+
+QUICK = ExperimentSettings(
+    name="quick",
+    refiner=QUICK_REFINER,
+    # Paper architecture and lr; batch 32 (paper 512): at a fixed image budget, more updates.
+    estimator=dataclasses.replace(cfg.GAZE_QUICK.gaze_estimator, batch_size=32),
+    train_images=1000,  # N; the 4x rows get 4000
+    scale_factor=4,
+    estimator_steps=128,  # 4096 images a training (~45 s): 1x rows see each image ~4x, 4x rows ~1x
+    real_images=8000,  # unlabeled target images for the refiner (it draws ~6k over the run)
+    test_images=1000,  # first 1000 of camera_labeled/test: mean error to ~0.3 degrees
+    # 750 + 750 training images, batch 32, 8 epochs (~375 steps): weaker schedules left even
+    # raw synthetic vs camera at ~87% (4 epochs), so the critic would flatter the refiner.
+    critic=CriticConfig(epochs=8, batch_size=32, max_images_per_class=1000),
+    pupil_images=500,
+    notes={
+        "refiner": "gaze_quick layout with 16 filters, 100 + 30 pretraining and 150 adversarial steps, "
+                   "buffer 1600: three refiners a seed fit the CPU budget",
+        "estimator": "paper architecture and lr; batch 32 (paper 512) and 128 steps for every row",
+        "train_images": "N = 1000, 4x = 4000 (paper: 4x = four times the data)",
+        "estimator_steps": "same for every row: rows differ only in their data",
+    },
+)
+
+# paper: the paper's batch sizes (estimator 512) and the paper preset's refiner schedule,
+# for a GPU. N = 10k so the 4x rows use all 40k simulator training images.
+PAPER = ExperimentSettings(
+    name="paper",
+    refiner=cfg.GAZE_PAPER,
+    estimator=cfg.GAZE_PAPER.gaze_estimator,
+    train_images=10_000,
+    scale_factor=4,
+    estimator_steps=4000,  # ~50 epochs of the 4x set at batch 512
+    real_images=20_000,
+    test_images=None,
+    critic=CriticConfig(epochs=10, max_images_per_class=2000),
+    pupil_images=2000,
+    notes={
+        "refiner": "gaze_paper preset: paper architecture, pretraining, K_g/K_d, lr; batch 512 (TF1 default)",
+        "estimator": "paper architecture, lr 0.001, batch 512",
+        "train_images": "N = 10k, 4x = 40k = the whole simulator training split",
+    },
+)
+
+# smoke: a few dozen images and a handful of steps with tiny networks; exercises every code
+# path (all rows, ablations, critic, pupil fit, report) in about a minute for the tests.
+SMOKE_REFINER = dataclasses.replace(
+    cfg.GAZE_QUICK,
+    name="gaze_smoke",
+    refiner=cfg.RefinerConfig(filters=4, kernel=3, num_blocks=1),
+    discriminator=cfg.DiscriminatorConfig(
+        layers=(cfg.LayerSpec("conv", 3, 2, 8), cfg.LayerSpec("conv", 3, 2, 8), cfg.LayerSpec("conv", 1, 1, 2))
+    ),
+    training=dataclasses.replace(
+        cfg.GAZE_QUICK.training,
+        steps=2, pretrain_r_steps=2, pretrain_d_steps=1, batch_size=8, buffer_size=16,
+        checkpoint_every=2, log_every=1,
+    ),
+)
+
+SMOKE = ExperimentSettings(
+    name="smoke",
+    refiner=SMOKE_REFINER,
+    estimator=cfg.GazeEstimatorConfig(
+        layers=(cfg.LayerSpec("conv", 3, 2, 4), cfg.LayerSpec("maxpool", 2, 2), cfg.LayerSpec("conv", 3, 1, 4)),
+        dense_units=(8,),
+        batch_size=8,
+    ),
+    train_images=8,
+    scale_factor=4,
+    estimator_steps=2,
+    real_images=32,
+    test_images=16,
+    critic=CriticConfig(filters=(4,), epochs=1, batch_size=8, max_images_per_class=16),
+    pupil_images=8,
+    seeds=1,
+    notes={"purpose": "tests: every output, tiny everything"},
+)
+
+EXPERIMENT_PRESETS: dict[str, ExperimentSettings] = {s.name: s for s in (SMOKE, QUICK, PAPER)}
+
+
+def get_experiment_settings(name: str) -> ExperimentSettings:
+    """Look an experiment size up by name: smoke, quick or paper."""
+    try:
+        return EXPERIMENT_PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown experiment preset {name!r}; expected one of {sorted(EXPERIMENT_PRESETS)}") from None
+
+
+__all__ = [
+    "EXPERIMENT_PRESETS",
+    "ExperimentSettings",
+    "PAPER",
+    "QUICK",
+    "REFINER_VARIANTS",
+    "ROWS",
+    "SMOKE",
+    "get_experiment_settings",
+]

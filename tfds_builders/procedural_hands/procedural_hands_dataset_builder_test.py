@@ -1,0 +1,66 @@
+"""TFDS tests of procedural_hands, one class per config, with split sizes shrunk to seconds.
+
+The builder is procedural (no download), so `dummy_data/` holds only a README; the test
+shrinks `Builder.SPLIT_SIZES` instead of reading fake files. Behaviour of the renderer and
+the sensor (determinism, labels vs pixels, domain gap) is tested in tests/test_procedural_hands.py.
+"""
+from unittest import mock
+
+import tensorflow_datasets as tfds
+
+from tfds_builders.procedural_hands import procedural_hands_dataset_builder as phb
+
+SMALL = {
+    "synthetic": {"train": 4, "test": 2},
+    "sensor": {"train": 3},
+    "sensor_labeled": {"train": 2, "test": 2},
+}
+
+
+class _SmallSplits:
+    """Mixin (not a TestCase itself, so it is not collected): shrinks the splits."""
+
+    DATASET_CLASS = phb.Builder
+    SKIP_CHECKSUMS = True
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._sizes = mock.patch.object(phb.Builder, "SPLIT_SIZES", SMALL)
+        cls._sizes.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._sizes.stop()
+        super().tearDownClass()
+
+
+class SyntheticTest(_SmallSplits, tfds.testing.DatasetBuilderTestCase):
+    BUILDER_CONFIG_NAMES_TO_TEST = ["synthetic"]
+    SPLITS = SMALL["synthetic"]
+
+
+class SensorTest(_SmallSplits, tfds.testing.DatasetBuilderTestCase):
+    BUILDER_CONFIG_NAMES_TO_TEST = ["sensor"]
+    SPLITS = SMALL["sensor"]
+
+    def test_sensor_has_no_labels(self):
+        """Refiner training reads this config: it must expose the image and nothing else."""
+        builder = self._make_builder(config="sensor")  # self.builder is the default config
+        self.assertEqual(set(builder.info.features.keys()), {"image"})
+        self.assertIsNone(builder.info.supervised_keys)
+
+
+class SensorLabeledTest(_SmallSplits, tfds.testing.DatasetBuilderTestCase):
+    BUILDER_CONFIG_NAMES_TO_TEST = ["sensor_labeled"]
+    SPLITS = SMALL["sensor_labeled"]
+
+    def test_labels_are_the_14_joints(self):
+        builder = self._make_builder(config="sensor_labeled")
+        self.assertEqual(builder.info.features["joints_uvd"].shape, (14, 3))
+        self.assertEqual(builder.info.features["image"].shape, (224, 224, 1))
+        self.assertEqual(builder.info.supervised_keys, ("image", "joints_uvd"))
+
+
+if __name__ == "__main__":
+    tfds.testing.test_main()
