@@ -82,11 +82,11 @@ def main(argv: list[str] | None = None) -> dict:
         "command": " ".join(["python", "benchmarks/domain_gap.py"] + (argv if argv is not None else sys.argv[1:])),
     }
     within = f"% within {args.threshold:g} deg"
-    print(f"\n{'trained on':<32} {'tested on':<28} {'mean error (deg)':>17} {within:>18}")
+    print(f"\n{'trained on':<46} {'tested on':<28} {'mean error (deg)':>17} {within:>18}")
     for label in ("synthetic", "oracle"):
         for test_name, test_source in (("camera_test", CAM), ("simulator_test", SIM)):
             m = runs[label][test_name]
-            print(f"{runs[label]['train_data']:<32} {test_source + '[test]':<28} "
+            print(f"{runs[label]['train_data']:<46} {test_source + '[test]':<28} "
                   f"{m['mean_error_deg']:>17.2f} {m['percent_within']:>18.1f}")
     print(f"\ngap: synthetic-trained / oracle mean error on the camera test set = {summary['gap_ratio_mean_error']:.2f}x")
     if args.out:

@@ -268,8 +268,9 @@ def run_seed(settings: ExperimentSettings, d: ExperimentData, image, seed: int, 
         images, gaze = row_data[row]()
         log(f"{label} | {row}: training the gaze estimator on {len(images)} images "
             f"({settings.estimator_steps} steps of {settings.estimator.batch_size})")
+        started = time.time()
         result = train_and_evaluate(settings, image, images, gaze, d.test.images, d.test.gaze, seed)
-        result.update(row=row, seed=seed)
+        result.update(row=row, seed=seed, wall_seconds=round(time.time() - started, 1))
         write_json_atomic(path, result)
         log(f"{label} | {row}: mean error {result['mean_error_deg']:.2f} deg, "
             f"{result['within_7_deg_pct']:.1f}% within {settings.threshold_deg:g} deg "
@@ -280,8 +281,11 @@ def run_seed(settings: ExperimentSettings, d: ExperimentData, image, seed: int, 
         count = min(settings.pupil_images, len(d.synthetic))
         log(f"{label} | label preservation: pupil centres of {count} synthetic/refined pairs")
         truth = d.synthetic_pupil[:count] if d.synthetic_pupil is not None else None
-        res = pupil_displacement(d.synthetic[:count], refined("main", n_scaled)[:count], truth, settings.pupil_fit)
+        refined_main = refined("main", n_scaled)[:count]
+        started = time.time()
+        res = pupil_displacement(d.synthetic[:count], refined_main, truth, settings.pupil_fit)
         res["displacements_px"] = [round(float(v), 4) for v in res["displacements_px"]]
+        res["wall_seconds"] = round(time.time() - started, 1)
         write_json_atomic(pupil_path, res)
         log(f"{label} | label preservation: {res['mean']:.2f} +- {res['std']:.2f} px over {res['num_measured']} images")
 
@@ -289,10 +293,12 @@ def run_seed(settings: ExperimentSettings, d: ExperimentData, image, seed: int, 
     if not critic_path.exists():
         log(f"{label} | realism critic: target vs refined, target vs synthetic")
         refined_main = refined("main", n_scaled)
+        started = time.time()
         res = {
             "refined_vs_real": critic_accuracy(d.real, refined_main, image, settings.critic, seed),
             "synthetic_vs_real": critic_accuracy(d.real, d.synthetic[:n_scaled], image, settings.critic, seed),
         }
+        res["wall_seconds"] = round(time.time() - started, 1)
         write_json_atomic(critic_path, res)
         log(f"{label} | realism critic: refined vs real {res['refined_vs_real']['accuracy_pct']:.1f}%, "
             f"synthetic vs real {res['synthetic_vs_real']['accuracy_pct']:.1f}% held-out accuracy")

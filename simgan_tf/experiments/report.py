@@ -125,9 +125,32 @@ def aggregate(
             "critic_accuracy_unit": "percent held-out accuracy (50 = indistinguishable)",
             "std": "sample standard deviation over seeds (ddof=1), 0 for one seed; pupil std is over images",
             "paper": {"rows": PAPER, "pupil_displacement_px": PAPER_PUPIL_PX, "human_pct": PAPER_HUMAN_PCT},
-            "wall_seconds_note": "wall time of the invocation that wrote this file (a resumed run counts only its own part)",
+            "wall_seconds_note": "wall time of the invocation that wrote this file (a resumed run counts only its own part); "
+                                 "piece_seconds sums the recorded time of every piece, whichever invocation ran it",
+            "piece_seconds": _piece_seconds(out_dir, seeds),
         },
     }
+
+
+def _piece_seconds(out_dir: Path, seeds: list[int]) -> dict[str, float]:
+    """Recorded seconds of every finished piece (refiners, estimator rows, pupil fit, critics)."""
+    from simgan_tf.experiments.gaze import CRITIC_FILE, PUPIL_FILE, REFINER_DIR, ROW_DIR
+
+    totals = {"refiners": 0.0, "estimators": 0.0, "label_preservation": 0.0, "critics": 0.0}
+    for s in seeds:
+        seed_dir = out_dir / f"seed_{s}"
+        for timing in sorted((seed_dir / REFINER_DIR).glob("*/timing.json")):
+            t = json.loads(timing.read_text())
+            totals["refiners"] += t.get("train_seconds", 0.0) + t.get("refine_seconds", 0.0)
+        for row in sorted((seed_dir / ROW_DIR).glob("*.json")):
+            r = json.loads(row.read_text())
+            totals["estimators"] += r.get("wall_seconds", r.get("train_seconds", 0.0))
+        for key, name in (("label_preservation", PUPIL_FILE), ("critics", CRITIC_FILE)):
+            piece = _read(seed_dir / name)
+            totals[key] += piece.get("wall_seconds", 0.0) if piece else 0.0
+    totals = {k: round(v, 1) for k, v in totals.items()}
+    totals["total"] = round(sum(totals.values()), 1)
+    return totals
 
 
 def _fmt(stats: dict[str, Any] | None, digits: int = 1) -> str:
