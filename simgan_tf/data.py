@@ -86,17 +86,17 @@ def _decode_file(path: tf.Tensor, image: ImageSpec) -> tf.Tensor:
     return decoded
 
 
-def _fit_size(images: tf.Tensor, image: ImageSpec) -> tf.Tensor:
+def _fit_size(images: tf.Tensor, image: ImageSpec, method: str = "area") -> tf.Tensor:
     """Resize to the preset's H x W if they differ, keeping the dtype.
 
-    uint8 photos are area-averaged; depth maps (uint16) use nearest neighbour so that no
-    depth value is invented between the hand and the background.
+    Photos are area-averaged; depth maps (and any uint16 image) use nearest neighbour so
+    that no depth value is invented between the hand and the background.
     """
     static = images.shape
     if static[-3] == image.height and static[-2] == image.width:
         return images
     size = (image.height, image.width)
-    if images.dtype != tf.uint8:
+    if method == "nearest" or images.dtype != tf.uint8:
         return tf.image.resize(images, size, method="nearest")
     resized = tf.image.resize(images, size, method="area")
     return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
@@ -146,12 +146,13 @@ def raw_dataset(
     manual_dir: str | None = None,
     seed: int = 0,
     skip_bad: bool = False,
+    resize_method: str = "area",
 ) -> tf.data.Dataset:
     """Unbatched dicts with an integer `image` of the preset's shape (plus labels for TFDS)."""
     if is_image_folder(source):
         files = list_image_files(source)
         ds = tf.data.Dataset.from_tensor_slices(files)
-        return ds.map(lambda p: {"image": _fit_size(_decode_file(p, image), image), "file_name": p},
+        return ds.map(lambda p: {"image": _fit_size(_decode_file(p, image), image, resize_method), "file_name": p},
                       num_parallel_calls=tf.data.AUTOTUNE)
     if _looks_like_path(source):
         raise DataError(f"{source}: no such folder of images (and not a TFDS dataset name)")
@@ -165,7 +166,7 @@ def raw_dataset(
             f"dataset {source} has {channels}-channel images; the preset expects {image.channels}"
         )
     ds = _tfds_split(builder, split, seed)
-    return ds.map(lambda ex: {**ex, "image": _fit_size(ex["image"], image)},
+    return ds.map(lambda ex: {**ex, "image": _fit_size(ex["image"], image, resize_method)},
                   num_parallel_calls=tf.data.AUTOTUNE)
 
 
@@ -177,9 +178,10 @@ def image_dataset(
     manual_dir: str | None = None,
     seed: int = 0,
     skip_bad: bool = False,
+    resize_method: str = "area",
 ) -> tf.data.Dataset:
     """Unbatched integer images only (labels dropped: refiner training never sees them)."""
-    ds = raw_dataset(source, split, image, data_dir, manual_dir, seed, skip_bad)
+    ds = raw_dataset(source, split, image, data_dir, manual_dir, seed, skip_bad, resize_method)
     return ds.map(lambda ex: ex["image"], num_parallel_calls=tf.data.AUTOTUNE)
 
 

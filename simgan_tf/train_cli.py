@@ -4,12 +4,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Sequence
 
-from simgan_tf import config as cfg
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TF start-up INFO lines (CUDA stubs, CPU flags)
+
+from simgan_tf import config as cfg  # noqa: E402
 
 TASK_DEFAULT_PRESET = {"gaze": "gaze_quick", "hand": "hand_quick"}
 # Settings that may differ when resuming a run (they change how long or how often, not what).
@@ -66,6 +69,13 @@ def build_parser(task: str) -> argparse.ArgumentParser:
     o = parser.add_argument_group("outputs")
     o.add_argument("--run-dir", help="run directory (default: runs/<preset>-<time>); an existing one is resumed")
     o.add_argument("--quiet", action="store_true", help="no progress bar")
+    if task == "gaze":
+        parser.add_argument(
+            "--experiment", action="store_true",
+            help="run the whole gaze experiment instead (refined vs synthetic estimators, ablations, "
+                 "label preservation, realism critic): every argument after --experiment goes to "
+                 "`python -m simgan_tf.experiments.gaze` (see its --help; e.g. --experiment --out DIR)",
+        )
     return parser
 
 
@@ -177,8 +187,9 @@ def run(preset: cfg.Preset, run_dir: Path, verbose: bool = True) -> dict:
     run_io.save_run_config(run_dir, preset)
     d, t = preset.data, preset.training
     synthetic = data.image_dataset(d.synthetic, d.synthetic_split, preset.image, d.data_dir, d.manual_dir,
-                                   t.seed, d.skip_bad)
-    real = data.image_dataset(d.real, d.real_split, preset.image, d.data_dir, d.manual_dir, t.seed + 1, d.skip_bad)
+                                   t.seed, d.skip_bad, d.resize_method)
+    real = data.image_dataset(d.real, d.real_split, preset.image, d.data_dir, d.manual_dir, t.seed + 1,
+                              d.skip_bad, d.resize_method)
     trainer = SimGANTrainer(preset, run_dir)
     final = trainer.fit(
         data.training_stream(synthetic, t.batch_size, t.seed, d.shuffle_buffer),
@@ -213,6 +224,11 @@ def run(preset: cfg.Preset, run_dir: Path, verbose: bool = True) -> dict:
 
 
 def main(argv: Sequence[str] | None = None, task: str = "gaze") -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if task == "gaze" and "--experiment" in argv:
+        from simgan_tf.experiments import gaze as experiment
+
+        return experiment.main(argv[argv.index("--experiment") + 1 :])
     parser = build_parser(task)
     args = parser.parse_args(argv)
     try:

@@ -117,3 +117,12 @@ def test_empty_or_corrupt_image_folder_is_named(tmp_path, tiny_registered, capsy
     (empty / "broken.png").write_bytes(b"\x89PNG not really")
     assert train_cli.main(argv, task="gaze") == 2
     assert f"{empty / 'broken.png'}: not a readable image" in capsys.readouterr().err
+
+
+def test_experiment_flag_hands_over_to_the_experiment_runner(monkeypatch):
+    from simgan_tf.experiments import gaze as experiment
+
+    seen = {}
+    monkeypatch.setattr(experiment, "main", lambda argv: seen.setdefault("argv", argv) and 0)
+    train_cli.main(["--experiment", "--out", "somewhere", "--seeds", "1"], task="gaze")
+    assert seen["argv"] == ["--out", "somewhere", "--seeds", "1"]

@@ -69,6 +69,7 @@ def synthetic_images(
         preset.image,
         data_dir or preset.data.data_dir,
         manual_dir or preset.data.manual_dir,
+        resize_method=preset.data.resize_method,
     )
     images = np.stack(list(ds.take(count).as_numpy_iterator())) if count else np.zeros((0, *preset.image.shape), np.uint8)
     if len(images) < count:
