@@ -21,6 +21,7 @@ setup(
         "scipy==1.17.1",
         "pillow==13.0.0",
         "matplotlib==3.11.2",
+        "tensorboard==2.21.0",  # tf.summary needs it; tensorflow 2.21 no longer depends on it
         "ai-edge-litert==2.3.0",
     ],
     extras_require={

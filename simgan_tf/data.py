@@ -134,7 +134,8 @@ def _tfds_split(builder, split: str, seed: int):
         raise DataError(
             f"dataset {builder.info.full_name} has no split {split!r}: expected one of {sorted(builder.info.splits)}"
         )
-    read_config = tfds.ReadConfig(shuffle_seed=seed)
+    # no auto-cache: the training stream shuffles itself, and sample grids read a few images only
+    read_config = tfds.ReadConfig(shuffle_seed=seed, try_autocache=False)
     return builder.as_dataset(split=split, shuffle_files=False, read_config=read_config)
 
 
