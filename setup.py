@@ -28,7 +28,8 @@ setup(
         "gpu": ["tensorflow[and-cuda]==2.21.0"],
         "serving": ["tensorflow-serving-api==2.21.0"],
         # dill and importlib_resources: needed by tfds.testing (the builders' own test cases)
-        "test": ["pytest==9.2.0", "dill==0.4.1", "importlib_resources==7.1.0"],
+        # tensorflow-serving-api: so the TF Serving warm-up records are tested too
+        "test": ["pytest==9.2.0", "dill==0.4.1", "importlib_resources==7.1.0", "tensorflow-serving-api==2.21.0"],
     },
     entry_points={
         "console_scripts": [
