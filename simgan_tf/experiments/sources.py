@@ -151,29 +151,26 @@ def load_experiment_data(
         real = np.concatenate(list(tfds.as_numpy(ds.take(real_count).batch(1024))))
         described["real"] = f"tfds {spec.real}[{spec.real_split}] (images only)"
 
-    test: LabeledImages | None = None
-    if spec.test_dir:
-        test = _first(load_labeled_folder(spec.test_dir, spec.test_labels, image), test_count,
-                      f"--test-dir {spec.test_dir}")
-        described["test"] = f"folder {spec.test_dir} + {spec.test_labels}"
-    elif spec.custom_target:
-        skipped["test"] = "no labeled test set for the custom real domain (--test-dir/--test-labels)"
-    else:
-        arrays = _take_tfds(spec.test, spec.test_split, image, test_count, ("gaze",), spec)
-        test = LabeledImages(arrays["image"], _unit(arrays["gaze"]), ())
-        described["test"] = f"tfds {spec.test}[{spec.test_split}]"
+    def labeled_target(what: str, folder, labels, name: str, split: str, count, flag: str,
+                       missing: str, note: str = "") -> LabeledImages | None:
+        """The test or oracle set: the user's folder + CSV, nothing for a custom target, or TFDS."""
+        if folder:
+            described[what] = f"folder {folder} + {labels}"
+            return _first(load_labeled_folder(folder, labels, image), count, f"{flag} {folder}")
+        if spec.custom_target:
+            skipped[what] = missing
+            return None
+        arrays = _take_tfds(name, split, image, count, ("gaze",), spec)
+        described[what] = f"tfds {name}[{split}]{note}"
+        return LabeledImages(arrays["image"], _unit(arrays["gaze"]), ())
 
-    oracle: LabeledImages | None = None
-    if spec.oracle_dir:
-        oracle = _first(load_labeled_folder(spec.oracle_dir, spec.oracle_labels, image), oracle_count,
-                        f"--oracle-dir {spec.oracle_dir}")
-        described["oracle"] = f"folder {spec.oracle_dir} + {spec.oracle_labels}"
-    elif spec.custom_target:
-        skipped["oracle"] = "no labeled target training set for the custom real domain (--oracle-dir/--oracle-labels)"
-    else:
-        arrays = _take_tfds(spec.oracle, spec.oracle_split, image, oracle_count, ("gaze",), spec)
-        oracle = LabeledImages(arrays["image"], _unit(arrays["gaze"]), ())
-        described["oracle"] = f"tfds {spec.oracle}[{spec.oracle_split}] (labels used by the oracle row only)"
+    test = labeled_target("test", spec.test_dir, spec.test_labels, spec.test, spec.test_split, test_count,
+                          "--test-dir", "no labeled test set for the custom real domain (--test-dir/--test-labels)")
+    oracle = labeled_target(
+        "oracle", spec.oracle_dir, spec.oracle_labels, spec.oracle, spec.oracle_split, oracle_count, "--oracle-dir",
+        "no labeled target training set for the custom real domain (--oracle-dir/--oracle-labels)",
+        " (labels used by the oracle row only)",
+    )
 
     return ExperimentData(synthetic, synthetic_gaze, synthetic_pupil, real, test, oracle, described, skipped)
 
