@@ -175,9 +175,7 @@ def default_run_dir(preset: cfg.Preset) -> Path:
 
 def run(preset: cfg.Preset, run_dir: Path, verbose: bool = True) -> dict:
     """Train (or resume) and write samples.png and summary.json; returns the summary."""
-    import tensorflow as tf
-
-    from simgan_tf import data, run_io, viz
+    from simgan_tf import data, run_io
     from simgan_tf.trainer import SimGANTrainer
 
     started = time.time()
@@ -196,21 +194,35 @@ def run(preset: cfg.Preset, run_dir: Path, verbose: bool = True) -> dict:
         data.training_stream(real, t.batch_size, t.seed + 1, d.shuffle_buffer),
         verbose=verbose,
     )
-    sample_synthetic = data.to_model_range(data.take_images(synthetic, 8)).numpy()
-    sample_real = data.to_model_range(data.take_images(real, 8)).numpy()
-    refined = trainer.refine(sample_synthetic)
+    return write_run_outputs(trainer, final, data.take_images(synthetic, 8), data.take_images(real, 8), started)
+
+
+def write_run_outputs(trainer, final: dict, sample_synthetic, sample_real, started: float) -> dict:
+    """samples.png (synthetic | refined | real rows) and summary.json of a finished fit().
+
+    `sample_synthetic` / `sample_real` are stored-dtype images (uint8 or uint16). Shared by
+    train_gaze.py / train_hand.py and the experiment runner so both write the same files.
+    """
+    import tensorflow as tf
+
+    from simgan_tf import data, run_io, viz
+
+    preset, run_dir, t = trainer.preset, trainer.run_dir, trainer.train_cfg
+    sample_synthetic = data.to_model_range(tf.convert_to_tensor(sample_synthetic)).numpy()
+    sample_real = data.to_model_range(tf.convert_to_tensor(sample_real)).numpy()
+    step = int(trainer.step.numpy())
     samples = viz.save_image_rows(
         run_dir / run_io.SAMPLES_FILE,
-        [sample_synthetic, refined, sample_real],
+        [sample_synthetic, trainer.refine(sample_synthetic), sample_real],
         ["synthetic", "refined", "real"],
-        title=f"{preset.name}, step {int(trainer.step.numpy())}",
+        title=f"{preset.name}, step {step}",
     )
     summary = {
         "preset": preset.name,
         "settings": run_io.preset_to_dict(preset),
-        "steps_done": int(trainer.step.numpy()),
+        "steps_done": step,
         "total_steps": trainer.total_steps,
-        "adversarial_steps_done": max(0, int(trainer.step.numpy()) - t.pretrain_r_steps - t.pretrain_d_steps),
+        "adversarial_steps_done": max(0, step - t.pretrain_r_steps - t.pretrain_d_steps),
         "final_losses": final,
         "images_per_second": trainer.throughput(),
         "wall_seconds_this_invocation": round(time.time() - started, 1),

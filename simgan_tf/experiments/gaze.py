@@ -114,7 +114,8 @@ def train_refiner(preset, run_dir: Path, synthetic: np.ndarray, real: np.ndarray
     """Train (or resume, or just load when finished) a refiner on in-memory uint8 images."""
     import tensorflow as tf
 
-    from simgan_tf import data, run_io, viz
+    from simgan_tf import data, run_io
+    from simgan_tf.train_cli import write_run_outputs
     from simgan_tf.trainer import SimGANTrainer
 
     t = preset.training
@@ -135,19 +136,7 @@ def train_refiner(preset, run_dir: Path, synthetic: np.ndarray, real: np.ndarray
             log(f"    refiner step {step}/{tr.total_steps} ({tr.phase_of(step - 1)}; {time.time() - started:.0f}s) {shown}")
 
     final = trainer.fit(synthetic_stream, real_stream, callbacks=[progress], verbose=False)
-    sample = synthetic[:8]
-    refined = trainer.refine(data.to_model_range(sample).numpy())
-    viz.save_image_rows(run_dir / run_io.SAMPLES_FILE, [sample, refined, real[:8]], ["synthetic", "refined", "real"],
-                        title=f"{preset.name}, step {int(trainer.step.numpy())}")
-    run_io.write_json_atomic(run_dir / run_io.SUMMARY_FILE, {
-        "preset": preset.name,
-        "settings": run_io.preset_to_dict(preset),
-        "steps_done": int(trainer.step.numpy()),
-        "total_steps": trainer.total_steps,
-        "final_losses": final,
-        "images_per_second": trainer.throughput(),
-        "wall_seconds_this_invocation": round(time.time() - started, 1),
-    })
+    write_run_outputs(trainer, final, synthetic[:8], real[:8], started)
     return trainer
 
 
