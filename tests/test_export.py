@@ -36,9 +36,11 @@ from simgan_tf.models.refiner import build_refiner
 
 REPO = Path(__file__).resolve().parents[1]
 # 16 filters: conv kernels have > 1024 weights, so float16 and dynamic-range int8 really
-# quantize them (the converter leaves smaller tensors in float32).
+# quantize them (the converter leaves smaller tensors in float32). Reflect padding, as the
+# presets use: every flavour must carry the MirrorPad op (int8 included).
 TINY_EXPORT = dataclasses.replace(
-    cfg.GAZE_QUICK, name="export_tiny", refiner=cfg.RefinerConfig(filters=16, kernel=3, num_blocks=1)
+    cfg.GAZE_QUICK, name="export_tiny",
+    refiner=cfg.RefinerConfig(filters=16, kernel=3, num_blocks=1, padding="reflect"),
 )
 SHAPE = TINY_EXPORT.image.shape
 STEP = 7
@@ -234,6 +236,16 @@ def test_tflite_round_trip_parity(exported, keras_refiner, images, flavour):
         assert (figures["psnr_db"] is None) == (psnr is None)
         if psnr is not None:
             assert figures["psnr_db"] == pytest.approx(psnr, abs=1e-3)
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_tflite_keeps_reflect_padding(exported, flavour):
+    """The presets' reflect padding reaches every .tflite as MIRROR_PAD (no silent zero pad)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    _, out = exported
+    ops = {op["op_name"] for op in Interpreter(model_path=str(tflite_path(out, "eyes", flavour)))._get_ops_details()}
+    assert "MIRROR_PAD" in ops and "PAD" not in ops
 
 
 def test_float16_and_dynamic_int8_really_quantize_weights(exported):

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from simgan_tf import config
 from simgan_tf.config import DiscriminatorConfig, ImageSpec, LayerSpec, RefinerConfig
+from simgan_tf.models.refiner import ReflectPadding2D
 from simgan_tf.models import (
     build_discriminator,
     build_refiner,
@@ -143,7 +144,14 @@ def test_refiner_preset_shape_and_structure(preset):
     assert model.output_shape == (None, *p.image.shape)
     convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
     assert len(convs) == 2 + 2 * p.refiner.num_blocks
-    assert all(c.strides == (1, 1) and c.padding == "same" for c in convs)
+    assert all(c.strides == (1, 1) for c in convs)
+    # Size-preserving padding: 'same' zeros, or a mirror pad in front of a 'valid' conv.
+    pads = [l for l in model.layers if isinstance(l, ReflectPadding2D)]
+    if p.refiner.padding == "reflect":
+        assert [c.padding for c in convs] == ["valid"] * (len(convs) - 1) + ["same"]
+        assert len(pads) == len(convs) - 1 and {l.pad for l in pads} == {p.refiner.kernel // 2}
+    else:
+        assert all(c.padding == "same" for c in convs) and pads == []
     assert [c.kernel_size[0] for c in convs[:-1]] == [p.refiner.kernel] * (len(convs) - 1)
     assert {c.filters for c in convs[:-1]} == {p.refiner.filters}
     assert (convs[-1].kernel_size, convs[-1].filters) == ((1, 1), p.image.channels)
@@ -233,3 +241,45 @@ def test_refiner_receptive_field_matches_gradient(cfg):
     lo, hi = centre - rf // 2, centre + rf // 2 + 1
     expected[lo:hi, lo:hi] = True
     np.testing.assert_array_equal(grad != 0, expected)
+
+
+# --- refiner padding ----------------------------------------------------------------------
+def _constant_weights(model: keras.Model, bias: float = 0.05) -> None:
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            kernel, b = layer.get_weights()
+            layer.set_weights([np.full_like(kernel, 1.0 / np.prod(kernel.shape[:3])), np.full_like(b, bias)])
+
+
+@pytest.mark.parametrize("padding, flat", [("zero", False), ("reflect", True)])
+def test_refiner_padding_decides_whether_edges_differ(padding, flat):
+    """A constant image stays constant through a reflect-padded R; zero padding darkens the
+    border (the frame artifact a zero-padded refiner can learn to exaggerate)."""
+    model = build_refiner(ImageSpec(11, 13, 1), dataclasses.replace(TINY_REFINER, padding=padding))
+    _constant_weights(model)
+    out = model(tf.fill((1, 11, 13, 1), 0.5))[0, :, :, 0].numpy()
+    assert out.shape == (11, 13)
+    assert np.ptp(out) < 1e-6 if flat else np.ptp(out) > 1e-2
+
+
+def test_reflect_and_zero_refiners_share_weights_and_interior():
+    """Same weights, same output away from the border: padding only changes the edges."""
+    zero = build_refiner(ImageSpec(21, 21, 1), TINY_REFINER)
+    reflect = build_refiner(ImageSpec(21, 21, 1), dataclasses.replace(TINY_REFINER, padding="reflect"))
+    reflect.set_weights(zero.get_weights())
+    x = tf.random.uniform((2, 21, 21, 1), -1.0, 1.0, seed=3)
+    margin = refiner_receptive_field(TINY_REFINER) // 2
+    np.testing.assert_allclose(
+        zero(x)[:, margin:-margin, margin:-margin], reflect(x)[:, margin:-margin, margin:-margin], atol=1e-6
+    )
+    dynamic = build_refiner(ImageSpec(21, 21, 1), dataclasses.replace(TINY_REFINER, padding="reflect"),
+                            dynamic_spatial=True)
+    dynamic.set_weights(zero.get_weights())
+    assert dynamic(tf.zeros((1, 9, 30, 1))).shape == (1, 9, 30, 1)
+
+
+def test_refiner_padding_is_validated():
+    with pytest.raises(ValueError, match="padding 'mirror'"):
+        RefinerConfig(padding="mirror")
+    with pytest.raises(ValueError, match="odd kernel"):
+        build_refiner(ImageSpec(8, 8, 1), RefinerConfig(filters=2, kernel=4, num_blocks=1, padding="reflect"))

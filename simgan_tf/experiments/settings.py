@@ -87,8 +87,8 @@ QUICK = ExperimentSettings(
     critic=CriticConfig(epochs=8, batch_size=32, max_images_per_class=1000),
     pupil_images=500,
     notes={
-        "refiner": "gaze_quick layout with 16 filters, 100 + 30 pretraining and 150 adversarial steps, "
-                   "buffer 1600: three refiners a seed fit the CPU budget",
+        "refiner": "gaze_quick layout (reflect padding) with 16 filters, 100 + 30 pretraining and 150 "
+                   "adversarial steps, buffer 1600: three refiners a seed fit the CPU budget",
         "estimator": "paper architecture and lr; batch 32 (paper 512) and 128 steps for every row",
         "train_images": "N = 1000, 4x = 4000 (paper: 4x = four times the data)",
         "estimator_steps": "same for every row: rows differ only in their data",

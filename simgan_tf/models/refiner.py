@@ -7,6 +7,7 @@ structure, which is what preserves the simulator's labels.
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import layers
 
 from simgan_tf.config import ImageSpec, LayerSpec, RefinerConfig
@@ -24,6 +25,28 @@ def refiner_receptive_field(cfg: RefinerConfig) -> int:
     return receptive_field(refiner_layer_specs(cfg))
 
 
+@keras.saving.register_keras_serializable(package="simgan_tf")
+class ReflectPadding2D(layers.Layer):
+    """Mirror `pad` pixels onto every side of an NHWC tensor (no edge repeated), so a
+    following 'valid' convolution keeps the size without seeing an artificial zero border."""
+
+    def __init__(self, pad: int, **kwargs):
+        super().__init__(**kwargs)
+        self.pad = int(pad)
+
+    def call(self, inputs):
+        p = self.pad
+        return tf.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        grow = lambda size: None if size is None else size + 2 * self.pad  # noqa: E731
+        return (n, grow(h), grow(w), c)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "pad": self.pad}
+
+
 def build_refiner(
     image: ImageSpec,
     cfg: RefinerConfig,
@@ -34,7 +57,8 @@ def build_refiner(
     """Build R: conv k x k + ReLU -> `num_blocks` ResNet blocks -> conv 1x1 -> tanh.
 
     Each block is conv k x k + ReLU, conv k x k, add the block input, ReLU. 'same'
-    padding keeps the output the size of the input; tanh keeps it in the library's image
+    padding (zeros, or the image mirrored with `cfg.padding="reflect"`) keeps the output
+    the size of the input; tanh keeps it in the library's image
     range [-1, 1]. The batch dimension is always dynamic; `dynamic_spatial=True` also
     leaves height and width unset (the network is fully convolutional), e.g. to refine
     images of another size than `image`. The output is float32 under mixed precision.
@@ -48,7 +72,13 @@ def build_refiner(
     shape = (None, None, image.channels) if dynamic_spatial else image.shape
     inputs = keras.Input(shape=shape, name=f"{name}_input")
 
+    if cfg.padding == "reflect" and cfg.kernel % 2 == 0:
+        raise ValueError(f"build_refiner: reflect padding needs an odd kernel, got {cfg.kernel}")
+
     def conv(tensor, kernel, filters, label):
+        if cfg.padding == "reflect" and kernel > 1:
+            tensor = ReflectPadding2D((kernel - 1) // 2, name=f"{name}_{label}_pad")(tensor)
+            return layers.Conv2D(filters, kernel, padding="valid", name=f"{name}_{label}")(tensor)
         return layers.Conv2D(filters, kernel, padding="same", name=f"{name}_{label}")(tensor)
 
     x = conv(inputs, cfg.kernel, cfg.filters, "conv_in")
