@@ -278,6 +278,13 @@ def test_reflect_and_zero_refiners_share_weights_and_interior():
     assert dynamic(tf.zeros((1, 9, 30, 1))).shape == (1, 9, 30, 1)
 
 
+@pytest.mark.parametrize("pad", [1, 2, 3])
+def test_reflect_padding_layer_equals_tf_pad_reflect(pad):
+    x = tf.random.uniform((2, 9, 12, 3), seed=pad)
+    expected = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
+    np.testing.assert_array_equal(ReflectPadding2D(pad)(x).numpy(), expected.numpy())
+
+
 def test_refiner_padding_is_validated():
     with pytest.raises(ValueError, match="padding 'mirror'"):
         RefinerConfig(padding="mirror")
