@@ -47,8 +47,8 @@ class RefinerConfig:
     filters: int = 64
     kernel: int = 3
     num_blocks: int = 4
-    # How k x k convolutions see past the image edge. "zero" ('same' padding, the paper's
-    # and the TF1 reference's) lets R learn edge-anchored artifacts (bright frames, corner
+    # How k x k convolutions see past the image edge. "zero" (Keras 'same' padding, as in the
+    # TF1 reference implementation; the paper is silent) lets R learn edge-anchored artifacts (bright frames, corner
     # blobs) that D can key on; "reflect" mirrors the image instead, so an edge looks like
     # the interior. Changes no shapes: weights are interchangeable between the two.
     padding: str = "zero"
@@ -157,7 +157,8 @@ GAZE_IMAGE = ImageSpec(height=35, width=55, channels=1)
 HAND_IMAGE = ImageSpec(height=224, width=224, channels=1)
 
 # Padding: the paper is silent; "reflect" (see RefinerConfig.padding) because zero padding let
-# the gaze refiners learn border frames and corner blobs (docs/results: critic 95% -> 86%).
+# the gaze refiners learn border frames and corner blobs (docs/results/gaze_quick*: critic
+# accuracy on refined images 95.1% -> 87.7%, 3 seeds).
 GAZE_REFINER = RefinerConfig(filters=64, kernel=3, num_blocks=4, padding="reflect")
 HAND_REFINER = RefinerConfig(filters=64, kernel=7, num_blocks=10, padding="reflect")
 

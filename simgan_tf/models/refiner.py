@@ -34,15 +34,11 @@ class ReflectPadding2D(layers.Layer):
         super().__init__(**kwargs)
         self.pad = int(pad)
 
-    def call(self, inputs, training=None):
-        p = self.pad
-        if training:
-            # One MirrorPad op and its gradient kernel; train steps with it and with the slices
-            # below timed within this 2-core machine's run-to-run swings of each other.
-            return tf.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
-        # Inference and export: the same values from slices and concatenations. TFLite's
+    def call(self, inputs):
+        # The values of tf.pad(mode="REFLECT"), built from slices and concatenations: TFLite's
         # XNNPACK delegate runs those but not MIRROR_PAD, whose CPU fallback between delegated
-        # convolutions made the exported refiner ~3x slower (benchmarks/refine_latency.py).
+        # convolutions made the exported refiner ~3x slower (benchmarks/refine_latency.py);
+        # train steps timed the same either way on this 2-core machine.
         return self._mirror(self._mirror(inputs, axis=1), axis=2)
 
     def _mirror(self, x, axis: int):
