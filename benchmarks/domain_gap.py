@@ -13,13 +13,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from simgan_tf.runtime import configure_tf_runtime  # noqa: E402
+
+configure_tf_runtime()
 
 from simgan_tf.config import get_preset  # noqa: E402
 from simgan_tf.data import labeled_dataset  # noqa: E402

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from simgan_tf.runtime import configure_tf_runtime  # noqa: E402
+
+configure_tf_runtime()
 
 import numpy as np  # noqa: E402
 

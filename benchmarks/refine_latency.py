@@ -26,8 +26,11 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from simgan_tf.runtime import configure_tf_runtime  # noqa: E402
+
+configure_tf_runtime()
 
 import numpy as np  # noqa: E402
 

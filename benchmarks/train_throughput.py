@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import dataclasses  # noqa: E402
+from simgan_tf.runtime import configure_tf_runtime  # noqa: E402
+
+configure_tf_runtime()
 
 import tensorflow as tf  # noqa: E402
 

@@ -9,7 +9,6 @@ import importlib
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
 import tensorflow as tf
 import tensorflow_datasets as tfds

@@ -25,7 +25,9 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from simgan_tf.runtime import configure_tf_runtime
+
+configure_tf_runtime()
 
 TFDS_PREFIX = "tfds:"
 LABELS_FILE = "labels.jsonl"

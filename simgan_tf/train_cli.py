@@ -4,13 +4,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Sequence
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TF start-up INFO lines (CUDA stubs, CPU flags)
+from simgan_tf.runtime import configure_tf_runtime
+
+configure_tf_runtime()  # log level and CPU allocator, before TF starts
 
 from simgan_tf import config as cfg  # noqa: E402
 

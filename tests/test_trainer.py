@@ -1,6 +1,5 @@
 """Algorithm 1 trainer: which weights each step changes, resume, non-finite losses."""
 import dataclasses
-import json
 
 import numpy as np
 import pytest

@@ -420,5 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from simgan_tf.runtime import configure_tf_runtime
+
+    configure_tf_runtime()
     sys.exit(main())

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 from typing import Any, Sequence
 
-from simgan_tf.export.settings import FLAVOURS, ExportConfig
+from simgan_tf.runtime import configure_tf_runtime
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+configure_tf_runtime()
+
+from simgan_tf.export.settings import FLAVOURS, ExportConfig  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
