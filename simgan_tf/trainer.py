@@ -165,7 +165,7 @@ class SimGANTrainer:
             return out
 
         # XLA fuses the refiner's many small convolutions, paddings and additions: R steps of the
-        # experiment's refiner took ~195 instead of ~285 ms on 2 CPU cores. The D step stays a
+        # experiment's refiner took 204-217 instead of 267-309 ms on 2 CPU cores. The D step stays a
         # plain graph (it ran ~20 % slower under XLA), and so does everything under a
         # multi-replica strategy, whose apply_gradients all-reduces across devices.
         if self.strategy.num_replicas_in_sync == 1:

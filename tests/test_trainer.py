@@ -1,5 +1,6 @@
 """Algorithm 1 trainer: which weights each step changes, resume, non-finite losses."""
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -106,3 +107,43 @@ def test_odd_batch_is_rejected(tmp_path):
     preset = dataclasses.replace(preset, training=dataclasses.replace(preset.training, batch_size=5))
     with pytest.raises(ValueError, match="batch-size must be even"):
         SimGANTrainer(preset, tmp_path)
+
+
+_MIRRORED_TRAINER_SCRIPT = r"""
+import json, sys, tempfile
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from simgan_tf.experiments.settings import SMOKE_REFINER as preset
+from simgan_tf.trainer import SimGANTrainer
+
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with tempfile.TemporaryDirectory() as run_dir:
+    trainer = SimGANTrainer(preset, run_dir, strategy=strategy)
+    b = preset.training.batch_size
+    images = tf.random.stateless_uniform((b, *preset.image.shape), (1, 2), -1, 1)
+    x = next(iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices(images).batch(b))))
+    before = [w.numpy() for w in trainer.refiner.trainable_weights]
+    losses = {k: float(v) for k, v in trainer.refiner_step(x).items()}
+    changed = any(not (w.numpy() == v).all() for w, v in zip(trainer.refiner.trainable_weights, before))
+print(json.dumps({"losses": losses, "changed": changed}))
+"""
+
+
+def test_refiner_step_under_mirrored_strategy():
+    """Two logical CPUs: the multi-replica path (plain graph, no XLA) trains R with finite losses."""
+    import math
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "TF_CPP_MIN_LOG_LEVEL": "2",
+           "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run([sys.executable, "-c", _MIRRORED_TRAINER_SCRIPT], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["changed"]
+    assert set(result["losses"]) == {"r_adversarial", "r_self_reg", "r_total"}
+    assert all(math.isfinite(v) for v in result["losses"].values())

@@ -56,9 +56,9 @@ class ExperimentSettings:
 # ~2.4x faster (~170 images/s); the paper's gaze CNN trains at ~90-110 images/s (batch 32-128)
 # and predicts at ~300 images/s. Per seed: 3 refiner trainings of ~19k images (~2 min each),
 # 7 estimator trainings of 4096 images (~45 s each), refinement, evaluation and critics.
-# Measured end to end on an idle 2-core machine (docs/results/gaze_quick): 49.2 min for 3 seeds,
-# over the 45-minute goal: in one long process some estimator trainings run at ~48 instead of
-# ~82 images/s and refiners take ~150 s instead of ~123 s (not explained yet, see the README).
+# Measured end to end on an idle 2-core machine (docs/results/gaze_quick): 36.6 min for 3 seeds
+# with the BFC CPU allocator (simgan_tf.runtime) and XLA-compiled refiner steps; 49.2 min
+# before both (estimator trainings swung between ~48 and ~85 images/s, refiners ~150 s).
 QUICK_REFINER = dataclasses.replace(
     cfg.with_overrides(
         cfg.GAZE_QUICK,
