@@ -15,7 +15,8 @@ TF_RUNTIME_DEFAULTS: dict[str, str] = {
     # TF's default CPU allocator gives large freed buffers back to the OS and faults them in
     # again; on the 2-core reference machine identical gaze-estimator trainings then ran at
     # ~48 or ~85 images/s by chance. The BFC allocator keeps freed memory for reuse: 93-104
-    # images/s in every repeat (README, "Throughput on this machine"). TF_CPU_ALLOCATOR_USE_BFC=false restores TF's default.
+    # images/s in every repeat (README, "Throughput on this machine").
+    # TF_CPU_ALLOCATOR_USE_BFC=false restores TF's default.
     "TF_CPU_ALLOCATOR_USE_BFC": "true",
 }
 

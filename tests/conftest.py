@@ -1,12 +1,28 @@
 """Shared fixtures: tiny presets so trainer tests run in seconds on 2 CPU cores."""
 import dataclasses
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest
 
 from simgan_tf import config as cfg
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_python(script: str, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> str:
+    """Run `script` in a fresh CPU-only Python process (e.g. for device settings fixed at TF
+    start-up) with the repository importable; returns its last stdout line, fails on a crash."""
+    proc_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
+                "CUDA_VISIBLE_DEVICES": "", **(env or {})}
+    proc = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,
+                          env=proc_env, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout.strip().splitlines()[-1]
 
 
 def tiny_preset(**training) -> cfg.Preset:

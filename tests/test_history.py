@@ -217,20 +217,10 @@ print(json.dumps({"outputs": outputs, "buffers": buffers, "sizes": sizes,
 def test_per_replica_buffers_under_mirrored_strategy(tmp_path):
     """Two logical CPUs (a fresh process: devices are fixed once TF has started)."""
     import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
 
-    repo = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": str(repo), "TF_CPP_MIN_LOG_LEVEL": "2",
-           "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run(
-        [sys.executable, "-c", _DISTRIBUTED_SCRIPT, str(tmp_path / "ckpt")],
-        capture_output=True, text=True, env=env, timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    from conftest import run_python
+
+    result = json.loads(run_python(_DISTRIBUTED_SCRIPT, str(tmp_path / "ckpt"), timeout=120))
     # Replica r of step t got images 8t + 4r .. 8t + 4r + 3.
     own = [set(), set()]
     for t, per_replica in enumerate(result["outputs"]):

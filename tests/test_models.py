@@ -282,9 +282,7 @@ def test_reflect_and_zero_refiners_share_weights_and_interior():
 def test_reflect_padding_layer_equals_tf_pad_reflect(pad):
     x = tf.random.uniform((2, 9, 12, 3), seed=pad)
     expected = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
-    layer = ReflectPadding2D(pad)
-    for training in (False, True):  # slices (export) and tf.pad (training) agree bit for bit
-        np.testing.assert_array_equal(layer(x, training=training).numpy(), expected.numpy())
+    np.testing.assert_array_equal(ReflectPadding2D(pad)(x).numpy(), expected.numpy())
 
 
 def test_refiner_padding_is_validated():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import tiny_preset
+from conftest import run_python, tiny_preset
 from simgan_tf import run_io
 from simgan_tf.trainer import NonFiniteLossError, SimGANTrainer
 
@@ -133,17 +133,8 @@ print(json.dumps({"losses": losses, "changed": changed}))
 def test_refiner_step_under_mirrored_strategy():
     """Two logical CPUs: the multi-replica path (plain graph, no XLA) trains R with finite losses."""
     import math
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
 
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "TF_CPP_MIN_LOG_LEVEL": "2",
-           "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run([sys.executable, "-c", _MIRRORED_TRAINER_SCRIPT], capture_output=True, text=True,
-                          env=env, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = json.loads(run_python(_MIRRORED_TRAINER_SCRIPT))
     assert result["changed"]
     assert set(result["losses"]) == {"r_adversarial", "r_self_reg", "r_total"}
     assert all(math.isfinite(v) for v in result["losses"].values())
