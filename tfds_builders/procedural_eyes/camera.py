@@ -67,7 +67,7 @@ def _mottle(rng: np.random.Generator, n: int, h: int, w: int, cfg: CameraConfig)
     return up_rows @ coarse @ up_cols.transpose(0, 2, 1)
 
 
-def _illumination(scene: np.ndarray, rng: np.random.Generator, cfg: CameraConfig) -> np.ndarray:
+def illuminate(scene: np.ndarray, rng: np.random.Generator, cfg: CameraConfig) -> np.ndarray:
     """Light the scene: a random light field, then auto-exposure with occasional failures."""
     n, h, w = scene.shape
     yy = np.linspace(-1.0, 1.0, h, dtype=np.float32)[None, :, None]
@@ -173,7 +173,7 @@ def apply_camera(
     )
     scene = images * (1.0 + (mottle + grain) * skin)
     # 2. Illumination and exposure.
-    scene = _illumination(scene, rng, cfg)
+    scene = illuminate(scene, rng, cfg)
     # 3.-4. Optics and sensor (each image has its own blur and pixel pitch).
     raw = _sensor(scene.astype(np.float32), rng, cfg)
     # 5. Tone curve and output range.
@@ -187,4 +187,4 @@ def apply_camera(
     return np.stack([_jpeg(quantized[i], quality[i]) for i in range(n)])[..., None]
 
 
-__all__ = ["CameraConfig", "DEFAULT_CAMERA_CONFIG", "apply_camera"]
+__all__ = ["CameraConfig", "DEFAULT_CAMERA_CONFIG", "apply_camera", "illuminate"]

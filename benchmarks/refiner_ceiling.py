@@ -1,0 +1,192 @@
+"""How far could a refiner take the gaze experiment? Re-image the synthetic scenes and see.
+
+The gaze experiment's refined rows train on R(synthetic). This benchmark replaces R with
+imaging processes we control: the experiment's own N synthetic training scenes (same
+geometry, same labels) are re-imaged with the target camera, or with parts of it switched
+off, and the experiment's estimator (same settings, same seeds, same test split) is trained
+on each. That shows what refinement can buy on this data, and which part of the camera
+the estimator needs to have seen:
+
+  simulator           the clean renders: reproduces the experiment's `synthetic` row
+  camera              the full camera process with all its randomness: a perfect refiner,
+                      whose output has the target's distribution
+  camera_no_illum     camera without its per-image illumination (gradients, side light,
+                      exposure errors and failures)
+  camera_no_noise     camera without skin texture, grain and sensor noise
+  camera_fixed        one fixed imaging process: every camera parameter at the middle of
+                      its range, no randomness at all (blur, resolution, tone, JPEG,
+                      auto-exposure): a deterministic refiner that learned the camera's
+                      average look (R(x) has no random input: one x, one output)
+  lit_simulator       the clean renders under the camera's random lighting and exposure
+                      only (a simulator that randomises lighting, as UnityEyes does)
+
+    python benchmarks/refiner_ceiling.py --seeds 0 1 2 --critic-seeds 0 --out runs/refiner_ceiling.json
+
+Prints a table of mean angular error / % within 7 degrees per variant (mean over seeds);
+with --critic-seeds also the realism critic's held-out accuracy, target vs each variant
+(the experiment's critic: 50 % = indistinguishable).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from simgan_tf.runtime import configure_tf_runtime  # noqa: E402
+
+configure_tf_runtime()
+
+import numpy as np  # noqa: E402
+
+from simgan_tf.critic import critic_accuracy  # noqa: E402
+from simgan_tf.experiments.gaze import train_and_evaluate  # noqa: E402
+from simgan_tf.experiments.settings import get_experiment_settings  # noqa: E402
+from simgan_tf.experiments.sources import SourceSpec, load_experiment_data  # noqa: E402
+from simgan_tf.run_io import write_json_atomic  # noqa: E402
+from tfds_builders.procedural_eyes import camera, render  # noqa: E402
+from tfds_builders.procedural_eyes.procedural_eyes_dataset_builder import (  # noqa: E402
+    RENDER_BATCH,
+    SPLIT_SEEDS,
+    Builder as ProceduralEyes,
+)
+
+_NO_ILLUMINATION = dict(gradient_strength=(0.0, 0.0), side_light_prob=0.0, exposure_log_sigma=0.0,
+                        dark_prob=0.0, bright_prob=0.0)
+_NO_NOISE = dict(mottle_amplitude=(0.0, 0.0), grain_amplitude=(0.0, 0.0), shot_noise=(0.0, 0.0),
+                 read_noise=(0.0, 0.0))
+
+
+def _fixed_camera() -> camera.CameraConfig:
+    """Every (lo, hi) range of the camera collapsed to its midpoint; no noise, no illumination."""
+    base = dataclasses.replace(camera.DEFAULT_CAMERA_CONFIG, **_NO_ILLUMINATION, **_NO_NOISE)
+    mid = {}
+    for f in dataclasses.fields(base):
+        value = getattr(base, f.name)
+        if f.name != "mottle_grid" and isinstance(value, tuple) and len(value) == 2:
+            centre = (value[0] + value[1]) / 2
+            centre = round(centre) if isinstance(value[0], int) else centre
+            mid[f.name] = (centre, centre)
+    return dataclasses.replace(base, **mid)
+
+
+def _with_camera(cfg: camera.CameraConfig) -> Imaging:
+    return lambda clean, skin, rng: camera.apply_camera(clean, skin, rng, cfg)
+
+
+def _illumination_only(clean: np.ndarray, skin: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The simulator with the camera's random light field and exposure, nothing else."""
+    return render.to_uint8(camera.illuminate(clean, rng, camera.DEFAULT_CAMERA_CONFIG))
+
+
+Imaging = Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
+VARIANTS: dict[str, Imaging] = {
+    "simulator": lambda clean, skin, rng: render.to_uint8(clean),
+    "camera": _with_camera(camera.DEFAULT_CAMERA_CONFIG),
+    "camera_no_illum": _with_camera(dataclasses.replace(camera.DEFAULT_CAMERA_CONFIG, **_NO_ILLUMINATION)),
+    "camera_no_noise": _with_camera(dataclasses.replace(camera.DEFAULT_CAMERA_CONFIG, **_NO_NOISE)),
+    "camera_fixed": _with_camera(_fixed_camera()),
+    "lit_simulator": _illumination_only,
+}
+
+
+def render_experiment_scenes(pupil_centres: np.ndarray, max_batches: int | None = None) -> tuple[list[tuple], np.ndarray]:
+    """Re-render the simulator[train] batches that hold the experiment's synthetic images.
+
+    TFDS stores examples in hashed-key order, so the experiment's first N images are spread
+    over the split; each is found by its pupil-centre label (float32 x, y, unique per scene). Returns the
+    batches as (clean, skin, camera_rng_seed_sequence) and, per experiment image, the flat
+    index into their concatenation. Searches at most `max_batches` batches (default: the
+    whole split).
+    """
+    seed = SPLIT_SEEDS[("simulator", "train")]
+    wanted = {p.tobytes(): k for k, p in enumerate(np.asarray(pupil_centres, np.float32))}
+    batches, where = [], np.full(len(wanted), -1)
+    split_size = ProceduralEyes.SPLIT_SIZES["simulator"]["train"]
+    for batch in range(max_batches or -(-split_size // RENDER_BATCH)):
+        geometry_seq, camera_seq = np.random.SeedSequence([seed, batch]).spawn(2)
+        clean, skin, labels = render.render_batch(np.random.default_rng(geometry_seq), RENDER_BATCH)
+        keys = [p.tobytes() for p in labels["pupil_center"].astype(np.float32)]
+        hits = [(i, wanted[key]) for i, key in enumerate(keys) if key in wanted]
+        if hits:
+            for i, k in hits:
+                where[k] = len(batches) * RENDER_BATCH + i
+            batches.append((clean, skin, camera_seq))
+        if (where >= 0).all():
+            break
+    if (where < 0).any():
+        raise SystemExit(f"refiner_ceiling: {(where < 0).sum()} experiment images not found among the simulator's scenes")
+    return batches, where
+
+
+def reimage(batches: list[tuple], where: np.ndarray, imaging: Imaging) -> np.ndarray:
+    """The experiment's synthetic scenes imaged by `imaging` (each batch with its own camera stream)."""
+    images = [imaging(clean, skin, np.random.default_rng(camera_seq)) for clean, skin, camera_seq in batches]
+    return np.concatenate(images)[where]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="quick", help="experiment preset whose estimator settings to use")
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0], help="estimator seeds (none: skip the estimators)")
+    parser.add_argument("--critic-seeds", type=int, nargs="*", default=[],
+                        help="also train the experiment's realism critic (target vs each variant) with these seeds")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--out", help="write the figures as JSON here")
+    args = parser.parse_args(argv)
+
+    settings = get_experiment_settings(args.preset)
+    d = load_experiment_data(SourceSpec(), settings.refiner.image, settings.train_images,
+                             settings.real_images if args.critic_seeds else 1, settings.test_images, 1)
+    n = settings.train_images
+    gaze = d.synthetic_gaze[:n]
+    batches, where = render_experiment_scenes(d.synthetic_pupil[:n])
+    runs: dict[str, dict] = {}
+    for variant in args.variants:
+        images = reimage(batches, where, VARIANTS[variant])
+        if variant == "simulator" and not np.array_equal(images, d.synthetic[:n]):
+            raise SystemExit("refiner_ceiling: re-rendered scenes differ from the experiment's synthetic images")
+        per_seed = []
+        for seed in args.seeds:
+            started = time.time()
+            res = train_and_evaluate(settings, settings.refiner.image, images, gaze, d.test.images, d.test.gaze, seed)
+            per_seed.append({"seed": seed, "mean_error_deg": res["mean_error_deg"],
+                             "within_7_deg_pct": res["within_7_deg_pct"]})
+            print(f"{variant:<16} seed {seed}: {res['mean_error_deg']:.2f} deg, {res['within_7_deg_pct']:.1f}% "
+                  f"within 7 ({time.time() - started:.0f} s)", flush=True)
+        runs[variant] = {"per_seed": per_seed}
+        if per_seed:
+            errors = [r["mean_error_deg"] for r in per_seed]
+            # Sample std (ddof 1), as the experiment's results.json reports it.
+            spread = float(np.std(errors, ddof=1)) if len(errors) > 1 else 0.0
+            runs[variant].update(mean_error_deg=float(np.mean(errors)), mean_error_std=spread,
+                                 within_7_deg_pct=float(np.mean([r["within_7_deg_pct"] for r in per_seed])))
+        critic = [critic_accuracy(d.real, images, settings.refiner.image, settings.critic, seed)["accuracy_pct"]
+                  for seed in args.critic_seeds]
+        if critic:
+            runs[variant].update(critic_vs_real_pct=float(np.mean(critic)), critic_per_seed=critic)
+            print(f"{variant:<16} critic (target vs these images): {np.mean(critic):.1f}% held-out accuracy", flush=True)
+
+    print(f"\n{'training images':<18} {'mean error (deg)':>18} {'% within 7':>12} {'critic %':>10}")
+    for variant, r in runs.items():
+        error = f"{r['mean_error_deg']:>11.2f} +- {r['mean_error_std']:.2f}" if "mean_error_deg" in r else f"{'-':>18}"
+        within = f"{r['within_7_deg_pct']:>12.1f}" if "within_7_deg_pct" in r else f"{'-':>12}"
+        critic = f"{r['critic_vs_real_pct']:>10.1f}" if "critic_vs_real_pct" in r else f"{'-':>10}"
+        print(f"{variant:<18} {error} {within} {critic}")
+    summary = {"preset": settings.name, "train_images": n, "estimator_steps": settings.estimator_steps,
+               "seeds": args.seeds, "critic_seeds": args.critic_seeds, "runs": runs,
+               "camera_fixed": dataclasses.asdict(_fixed_camera()),
+               "command": " ".join(["python", "benchmarks/refiner_ceiling.py"] + (argv if argv is not None else sys.argv[1:]))}
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(args.out, summary)
+        print(f"wrote {args.out}")
+    return summary
+
+
+if __name__ == "__main__":
+    main()
