@@ -53,6 +53,7 @@ from tfds_builders.procedural_eyes.procedural_eyes_dataset_builder import (  # n
     RENDER_BATCH,
     SPLIT_SEEDS,
     Builder as ProceduralEyes,
+    batch_seed_sequences,
 )
 
 _NO_ILLUMINATION = dict(gradient_strength=(0.0, 0.0), side_light_prob=0.0, exposure_log_sigma=0.0,
@@ -98,17 +99,17 @@ def render_experiment_scenes(pupil_centres: np.ndarray, max_batches: int | None 
     """Re-render the simulator[train] batches that hold the experiment's synthetic images.
 
     TFDS stores examples in hashed-key order, so the experiment's first N images are spread
-    over the split; each is found by its pupil-centre label (float32 x, y, unique per scene). Returns the
-    batches as (clean, skin, camera_rng_seed_sequence) and, per experiment image, the flat
-    index into their concatenation. Searches at most `max_batches` batches (default: the
-    whole split).
+    over the split; each is found by its pupil-centre label (float32 x, y, unique per scene).
+    Returns the batches as (clean, skin, camera seed sequence) and, per experiment image, the
+    flat index into their concatenation. Searches at most `max_batches` batches (default:
+    the whole split).
     """
     seed = SPLIT_SEEDS[("simulator", "train")]
     wanted = {p.tobytes(): k for k, p in enumerate(np.asarray(pupil_centres, np.float32))}
     batches, where = [], np.full(len(wanted), -1)
     split_size = ProceduralEyes.SPLIT_SIZES["simulator"]["train"]
     for batch in range(max_batches or -(-split_size // RENDER_BATCH)):
-        geometry_seq, camera_seq = np.random.SeedSequence([seed, batch]).spawn(2)
+        geometry_seq, camera_seq = batch_seed_sequences(seed, batch)
         clean, skin, labels = render.render_batch(np.random.default_rng(geometry_seq), RENDER_BATCH)
         keys = [p.tobytes() for p in labels["pupil_center"].astype(np.float32)]
         hits = [(i, wanted[key]) for i, key in enumerate(keys) if key in wanted]

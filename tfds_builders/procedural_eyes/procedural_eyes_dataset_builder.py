@@ -125,6 +125,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                     yield start + i, example
 
 
+def batch_seed_sequences(seed: int, batch_index: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
+    """The (geometry, camera) random streams of one render batch: separate, so the same scenes
+    can be imaged again by another process (benchmarks/refiner_ceiling.py does)."""
+    geometry_seq, camera_seq = np.random.SeedSequence([seed, batch_index]).spawn(2)
+    return geometry_seq, camera_seq
+
+
 def render_domain_batch(seed: int, batch_index: int, imaging: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Batch `batch_index` of a split: uint8 images (RENDER_BATCH, 35, 55, 1) and labels.
 
@@ -134,8 +141,8 @@ def render_domain_batch(seed: int, batch_index: int, imaging: str) -> tuple[np.n
     """
     if imaging not in ("simulator", "camera"):
         raise ValueError(f"procedural_eyes: imaging {imaging!r}; expected 'simulator' or 'camera'")
-    geometry_rng, camera_rng = (np.random.default_rng(s) for s in np.random.SeedSequence([seed, batch_index]).spawn(2))
-    images, skin, labels = render.render_batch(geometry_rng, RENDER_BATCH)
+    geometry_seq, camera_seq = batch_seed_sequences(seed, batch_index)
+    images, skin, labels = render.render_batch(np.random.default_rng(geometry_seq), RENDER_BATCH)
     if imaging == "camera":
-        return camera.apply_camera(images, skin, camera_rng), labels
+        return camera.apply_camera(images, skin, np.random.default_rng(camera_seq)), labels
     return render.to_uint8(images), labels
