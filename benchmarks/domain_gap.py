@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from simgan_tf.config import get_preset  # noqa: E402
 from simgan_tf.data import labeled_dataset  # noqa: E402
 from simgan_tf.estimators.gaze import evaluate_gaze_estimator, train_gaze_estimator  # noqa: E402
 from simgan_tf.metrics import PAPER_GAZE_THRESHOLD_DEG  # noqa: E402
+from simgan_tf.run_io import write_json_atomic  # noqa: E402
 
 SIM = "procedural_eyes/simulator"
 CAM = "procedural_eyes/camera_labeled"
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"\ngap: synthetic-trained / oracle mean error on the camera test set = {summary['gap_ratio_mean_error']:.2f}x")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(summary, indent=2))
+        write_json_atomic(args.out, summary)
         print(f"wrote {args.out}")
     return summary
 

@@ -75,6 +75,10 @@ def _fixed_camera() -> camera.CameraConfig:
     return dataclasses.replace(base, **mid)
 
 
+Imaging = Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
+FIXED_CAMERA = _fixed_camera()
+
+
 def _with_camera(cfg: camera.CameraConfig) -> Imaging:
     return lambda clean, skin, rng: camera.apply_camera(clean, skin, rng, cfg)
 
@@ -84,13 +88,12 @@ def _illumination_only(clean: np.ndarray, skin: np.ndarray, rng: np.random.Gener
     return render.to_uint8(camera.illuminate(clean, rng, camera.DEFAULT_CAMERA_CONFIG))
 
 
-Imaging = Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
 VARIANTS: dict[str, Imaging] = {
     "simulator": lambda clean, skin, rng: render.to_uint8(clean),
     "camera": _with_camera(camera.DEFAULT_CAMERA_CONFIG),
     "camera_no_illum": _with_camera(dataclasses.replace(camera.DEFAULT_CAMERA_CONFIG, **_NO_ILLUMINATION)),
     "camera_no_noise": _with_camera(dataclasses.replace(camera.DEFAULT_CAMERA_CONFIG, **_NO_NOISE)),
-    "camera_fixed": _with_camera(_fixed_camera()),
+    "camera_fixed": _with_camera(FIXED_CAMERA),
     "lit_simulator": _illumination_only,
 }
 
@@ -180,7 +183,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{variant:<18} {error} {within} {critic}")
     summary = {"preset": settings.name, "train_images": n, "estimator_steps": settings.estimator_steps,
                "seeds": args.seeds, "critic_seeds": args.critic_seeds, "runs": runs,
-               "camera_fixed": dataclasses.asdict(_fixed_camera()),
+               "camera_fixed": dataclasses.asdict(FIXED_CAMERA),
                "command": " ".join(["python", "benchmarks/refiner_ceiling.py"] + (argv if argv is not None else sys.argv[1:]))}
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -47,8 +47,8 @@ def test_missing_scene_is_an_error(ceiling):
         ceiling.render_experiment_scenes(np.array([[-1.0, -1.0]], np.float32), max_batches=2)
 
 
-def test_fixed_camera_has_no_randomness(ceiling, scenes):
-    fixed = ceiling._fixed_camera()
+def test_fixed_camera_has_no_randomness(ceiling):
+    fixed = ceiling.FIXED_CAMERA
     for f in dataclasses.fields(fixed):
         value = getattr(fixed, f.name)
         if f.name != "mottle_grid" and isinstance(value, tuple):
