@@ -25,7 +25,7 @@ configure_tf_runtime()
 import tensorflow as tf  # noqa: E402
 
 from simgan_tf import config as cfg  # noqa: E402
-from simgan_tf.trainer import SimGANTrainer  # noqa: E402
+from simgan_tf.trainer import SimGAN  # noqa: E402
 
 
 def _time(fn, repeats: int) -> float:
@@ -44,7 +44,7 @@ def measure(preset: cfg.Preset, batch_size: int | None, repeats: int) -> dict[st
         preset = cfg.with_overrides(preset, batch_size=batch_size, buffer_size=max(batch_size, preset.training.buffer_size))
     b = preset.training.batch_size
     with tempfile.TemporaryDirectory() as run_dir:
-        trainer = SimGANTrainer(preset, run_dir)
+        trainer = SimGAN.from_preset(preset, run_dir=run_dir)
         synthetic = tf.random.uniform((b, *preset.image.shape), -1, 1)
         real = tf.random.uniform((b, *preset.image.shape), -1, 1)
         r = _time(lambda: trainer.refiner_step(synthetic), repeats)

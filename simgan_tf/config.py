@@ -3,15 +3,41 @@
 Every number from the SimGAN paper (Shrivastava et al., CVPR 2017) lives here and nowhere
 else. Each preset records which of its values come from the paper and which were chosen,
 because the paper leaves lambda, the optimizer, batch size and buffer size unstated.
+
+Each config checks its own values when it is created (`__post_init__`), so an invalid
+setting fails with a message naming it (and its command-line flag) wherever it comes from:
+a preset, `with_overrides`, the command line or a user's `dataclasses.replace`.
+
+Vocabulary: a *step* is one unit of Algorithm 1's progress: one refiner update while
+pretraining R, one discriminator update while pretraining D, and afterwards one *iteration*
+(K_g refiner updates, then K_d discriminator updates). Step counters, `checkpoint_every`
+and `log_every` count steps; an *update* is one optimizer step of one network.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Callable, Literal, Union
+
+from tfds_builders.constants import GAZE_IMAGE_SHAPE, HAND_IMAGE_SHAPE
 
 PsiName = Literal["identity", "channel_mean", "derivatives"]
+PSI_NAMES: tuple[str, ...] = ("identity", "channel_mean", "derivatives")
+# psi may also be a callable (e.g. a frozen Keras feature extractor). A run directory records
+# it as "callable:<name>"; resuming such a run needs the callable passed again.
+Psi = Union[str, Callable[..., Any]]
+CALLABLE_PSI_PREFIX = "callable:"
 HeadKind = Literal["local", "global"]
+
+
+def _flag(name: str) -> str:
+    """`batch_size` -> `batch_size (--batch-size)`: errors serve library and CLI users alike."""
+    return f"{name} (--{name.replace('_', '-')})"
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
 
 
 @dataclass(frozen=True)
@@ -21,6 +47,10 @@ class ImageSpec:
     height: int
     width: int
     channels: int = 1
+
+    def __post_init__(self) -> None:
+        _require(min(self.height, self.width, self.channels) >= 1,
+                 f"ImageSpec: height, width and channels must be >= 1, got {self.shape}")
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -34,7 +64,14 @@ class LayerSpec:
     kind: Literal["conv", "maxpool"]
     kernel: int
     stride: int = 1
-    filters: int | None = None  # None for max-pool
+    filters: int | None = None  # None for a max-pool (or a conv keeping the input channels)
+
+    def __post_init__(self) -> None:
+        _require(self.kind in ("conv", "maxpool"), f"LayerSpec.kind {self.kind!r}: expected 'conv' or 'maxpool'")
+        _require(self.kernel >= 1 and self.stride >= 1,
+                 f"LayerSpec: kernel and stride must be >= 1, got kernel={self.kernel}, stride={self.stride}")
+        _require((self.kind == "conv" or self.filters is None) and (self.filters is None or self.filters >= 1),
+                 f"LayerSpec: filters must be >= 1 (conv) or None, got {self.kind} with filters={self.filters}")
 
 
 REFINER_PADDINGS = ("zero", "reflect")
@@ -54,8 +91,10 @@ class RefinerConfig:
     padding: str = "zero"
 
     def __post_init__(self) -> None:
-        if self.padding not in REFINER_PADDINGS:
-            raise ValueError(f"RefinerConfig.padding {self.padding!r}: expected one of {REFINER_PADDINGS}")
+        _require(self.padding in REFINER_PADDINGS,
+                 f"RefinerConfig.padding {self.padding!r}: expected one of {REFINER_PADDINGS}")
+        _require(min(self.filters, self.kernel) >= 1 and self.num_blocks >= 0,
+                 f"RefinerConfig: filters and kernel must be >= 1 and num_blocks >= 0, got {self}")
 
 
 @dataclass(frozen=True)
@@ -69,30 +108,66 @@ class DiscriminatorConfig:
     layers: tuple[LayerSpec, ...]
     head: HeadKind = "local"
 
+    def __post_init__(self) -> None:
+        _require(self.head in ("local", "global"), f"{_flag('discriminator_head')}: expected 'local' or 'global', got {self.head!r}")
+        _require(len(self.layers) > 0 and self.layers[-1].kind == "conv" and self.layers[-1].filters == 2,
+                 "DiscriminatorConfig.layers must end in a conv with 2 filters (refined, real logits)")
+        _require(all(spec.filters is not None for spec in self.layers if spec.kind == "conv"),
+                 "DiscriminatorConfig.layers: every conv needs its number of filters")
+
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """Algorithm 1 schedule and optimisation settings."""
+    """Algorithm 1 schedule and optimisation settings (see the module docstring for "step")."""
 
-    steps: int  # adversarial iterations (each K_g refiner steps + K_d discriminator steps)
+    steps: int  # adversarial iterations (each K_g refiner updates + K_d discriminator updates)
     pretrain_r_steps: int
     pretrain_d_steps: int
     batch_size: int
     lambda_reg: float
-    psi: PsiName
+    psi: Psi  # a name of PSI_NAMES or a callable images -> features
     buffer_size: int  # history buffer capacity B, in images
     use_history: bool
     k_g: int
     k_d: int
     learning_rate: float
-    # Piecewise-constant schedule: after each boundary (in adversarial steps) the next rate.
+    # Piecewise-constant schedule: after each boundary (in adversarial iterations) the next rate.
     lr_boundaries: tuple[int, ...] = ()
     lr_values_after: tuple[float, ...] = ()
     grad_clip_norm: float | None = 50.0
     seed: int = 0
-    checkpoint_every: int = 100  # optimizer steps between checkpoints
-    log_every: int = 10
+    checkpoint_every: int = 100  # steps between checkpoints
+    log_every: int = 10  # steps between TensorBoard scalar writes
     max_checkpoints: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "buffer_size", "k_g", "k_d", "checkpoint_every", "log_every",
+                     "max_checkpoints"):
+            value = getattr(self, name)
+            _require(isinstance(value, int) and value >= 1, f"{_flag(name)} must be an integer >= 1, got {value!r}")
+        for name in ("pretrain_r_steps", "pretrain_d_steps"):
+            value = getattr(self, name)
+            _require(isinstance(value, int) and value >= 0, f"{_flag(name)} must be an integer >= 0, got {value!r}")
+        _require(self.batch_size % 2 == 0,
+                 f"{_flag('batch_size')} must be even (D sees b/2 current + b/2 history images), got {self.batch_size}")
+        _require(not self.use_history or self.buffer_size >= self.batch_size // 2,
+                 f"{_flag('buffer_size')} must hold at least half a batch ({self.batch_size // 2}), got {self.buffer_size}")
+        _require(self.learning_rate > 0, f"{_flag('learning_rate')} must be > 0, got {self.learning_rate}")
+        _require(self.lambda_reg >= 0, f"{_flag('lambda_reg')} must be >= 0, got {self.lambda_reg}")
+        _require(self.grad_clip_norm is None or self.grad_clip_norm > 0,
+                 f"grad_clip_norm must be > 0 or None, got {self.grad_clip_norm}")
+        _require(callable(self.psi) or self.psi in PSI_NAMES or str(self.psi).startswith(CALLABLE_PSI_PREFIX),
+                 f"{_flag('psi')} must be one of {list(PSI_NAMES)} or a callable, got {self.psi!r}")
+        _require(len(self.lr_boundaries) == len(self.lr_values_after)
+                 and list(self.lr_boundaries) == sorted(self.lr_boundaries)
+                 and all(v > 0 for v in self.lr_values_after),
+                 f"lr_boundaries {self.lr_boundaries} and lr_values_after {self.lr_values_after}: expected "
+                 "increasing boundaries and one positive rate per boundary")
+
+    @property
+    def total_steps(self) -> int:
+        """Steps of a whole run: both pretraining phases and the adversarial iterations."""
+        return self.pretrain_r_steps + self.pretrain_d_steps + self.steps
 
 
 @dataclass(frozen=True)
@@ -110,6 +185,11 @@ class DataConfig:
     # depth maps, where averaging would invent depths between the hand and the background.
     resize_method: Literal["area", "nearest"] = "area"
     shuffle_buffer: int = 4096
+
+    def __post_init__(self) -> None:
+        _require(self.resize_method in ("area", "nearest"),
+                 f"DataConfig.resize_method {self.resize_method!r}: expected 'area' or 'nearest'")
+        _require(self.shuffle_buffer >= 1, f"DataConfig.shuffle_buffer must be >= 1, got {self.shuffle_buffer}")
 
 
 @dataclass(frozen=True)
@@ -147,18 +227,21 @@ class Preset:
     # Provenance: setting name -> "paper" | "chosen: why". Shown in --help and summary.json.
     provenance: dict[str, str] = field(default_factory=dict, compare=False)
 
+    def __post_init__(self) -> None:
+        _require(self.task in ("gaze", "hand"), f"Preset.task {self.task!r}: expected 'gaze' or 'hand'")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
 # ---------------------------------------------------------------------------------------
-# Paper architecture tables (SPEC.md section 1).
-GAZE_IMAGE = ImageSpec(height=35, width=55, channels=1)
-HAND_IMAGE = ImageSpec(height=224, width=224, channels=1)
+# Paper architecture tables (Shrivastava et al. 2017, Sec. 4 and the appendix).
+GAZE_IMAGE = ImageSpec(*GAZE_IMAGE_SHAPE)
+HAND_IMAGE = ImageSpec(*HAND_IMAGE_SHAPE)
 
-# Padding: the paper is silent; "reflect" (see RefinerConfig.padding) because zero padding let
-# the gaze refiners learn border frames and corner blobs (docs/results/gaze_quick*: critic
-# accuracy on refined images 95.1% -> 87.7%, 3 seeds).
+# Padding: the paper is silent; "reflect" (see RefinerConfig.padding) because with zero
+# padding the gaze refiners learned border frames and corner blobs that D keys on
+# (docs/results/README.md has the comparison).
 GAZE_REFINER = RefinerConfig(filters=64, kernel=3, num_blocks=4, padding="reflect")
 HAND_REFINER = RefinerConfig(filters=64, kernel=7, num_blocks=10, padding="reflect")
 
@@ -234,8 +317,8 @@ GAZE_PAPER = Preset(
 GAZE_QUICK = dataclasses.replace(
     GAZE_PAPER,
     name="gaze_quick",
-    # Half the width of the paper's refiner: a 64-filter refiner trains at ~21 images/s on
-    # 2 CPU cores, the 32-filter one at ~70 images/s; depth and kernel sizes are the paper's.
+    # Half the width of the paper's refiner (about 3x cheaper per image) so the default run
+    # fits a laptop CPU; depth and kernel sizes are the paper's.
     refiner=dataclasses.replace(GAZE_REFINER, filters=32),
     training=dataclasses.replace(
         GAZE_PAPER.training,
@@ -310,8 +393,8 @@ HAND_QUICK = dataclasses.replace(
     HAND_PAPER,
     name="hand_quick",
     image=ImageSpec(height=64, width=64, channels=1),
-    # A 7x7, 32-filter, 4-block refiner trains at ~3 images/s at 64 x 64 on 2 CPU cores
-    # (~11 GFLOP per image and step); 5x5 kernels, 16 filters and 3 blocks are ~10x cheaper.
+    # A 7x7, 32-filter, 4-block refiner costs ~11 GFLOP per 64 x 64 image and update; 5x5
+    # kernels, 16 filters and 3 blocks are ~10x cheaper, small enough for a CPU.
     refiner=dataclasses.replace(HAND_REFINER, filters=16, kernel=5, num_blocks=3),
     training=dataclasses.replace(
         HAND_PAPER.training,
@@ -355,11 +438,15 @@ def get_preset(name: str, task: str | None = None) -> Preset:
     )
 
 
-def with_overrides(preset: Preset, **training_overrides: Any) -> Preset:
-    """Return a copy of `preset` with TrainingConfig fields replaced (None values ignored)."""
+def replace_training(training: TrainingConfig, **overrides: Any) -> TrainingConfig:
+    """`training` with the given fields replaced (None values ignored), validated."""
     valid = {f.name for f in dataclasses.fields(TrainingConfig)}
-    unknown = set(training_overrides) - valid
+    unknown = set(overrides) - valid
     if unknown:
         raise ValueError(f"unknown training settings {sorted(unknown)}; expected some of {sorted(valid)}")
-    changes = {k: v for k, v in training_overrides.items() if v is not None}
-    return dataclasses.replace(preset, training=dataclasses.replace(preset.training, **changes))
+    return dataclasses.replace(training, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def with_overrides(preset: Preset, **training_overrides: Any) -> Preset:
+    """Return a copy of `preset` with TrainingConfig fields replaced (None values ignored)."""
+    return dataclasses.replace(preset, training=replace_training(preset.training, **training_overrides))

@@ -9,7 +9,9 @@ import importlib
 import logging
 import os
 from pathlib import Path
+from typing import Any, Sequence, Union
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
@@ -22,6 +24,10 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 _BUILDER_MODULES = ("procedural_eyes", "procedural_hands", "unity_eyes", "mpii_gaze", "nyu_hand")
 
 
+# What `SimGAN.fit` accepts for each domain (see `image_stream`).
+ImageSource = Union[np.ndarray, tf.Tensor, tf.data.Dataset]
+
+
 class DataError(ValueError):
     """Bad input data: the message names the file or dataset and what was expected."""
 
@@ -32,10 +38,14 @@ def to_model_range(images: tf.Tensor) -> tf.Tensor:
     return tf.cast(images, tf.float32) / half_range - 1.0
 
 
-def from_model_range(images: tf.Tensor) -> tf.Tensor:
-    """float32 -1..1 -> uint8 0..255 (rounded, clipped)."""
-    scaled = (tf.clip_by_value(tf.cast(images, tf.float32), -1.0, 1.0) + 1.0) * 127.5
-    return tf.cast(tf.round(scaled), tf.uint8)
+def from_model_range(images: tf.Tensor, dtype: tf.DType = tf.uint8) -> tf.Tensor:
+    """float32 -1..1 -> uint8 0..255 (or uint16 0..65535), rounded and clipped."""
+    dtype = tf.as_dtype(dtype)
+    if dtype not in (tf.uint8, tf.uint16):
+        raise ValueError(f"from_model_range: dtype must be uint8 or uint16, got {dtype.name}")
+    half_range = 32767.5 if dtype == tf.uint16 else 127.5
+    scaled = (tf.clip_by_value(tf.cast(images, tf.float32), -1.0, 1.0) + 1.0) * half_range
+    return tf.cast(tf.round(scaled), dtype)
 
 
 def register_builders() -> None:
@@ -194,7 +204,7 @@ def training_stream(
     """Endless shuffled batches of float images in [-1, 1] (uint8 kept until after shuffle)."""
     ds = images.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
     ds = ds.batch(batch_size, drop_remainder=True)
-    return ds.map(to_model_range, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+    return ds.map(_as_model_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
 
 
 def labeled_dataset(
@@ -219,3 +229,72 @@ def labeled_dataset(
 def take_images(ds: tf.data.Dataset, count: int) -> tf.Tensor:
     """First `count` images of an image dataset, as stored (uint8/uint16), for sample grids."""
     return next(iter(ds.batch(count).take(1)))
+
+
+def _element_images(ds: tf.data.Dataset, name: str) -> tf.data.Dataset:
+    """A dataset of images: dict elements keep their "image", (image, label) pairs their image."""
+    spec = ds.element_spec
+    if isinstance(spec, dict):
+        if "image" not in spec:
+            raise DataError(f"{name}: dataset elements are dicts without an 'image' key (keys: {sorted(spec)})")
+        return ds.map(lambda ex: ex["image"])
+    if isinstance(spec, tuple):
+        return ds.map(lambda *parts: parts[0])
+    return ds
+
+
+def image_stream(
+    source: ImageSource,
+    image_shape: Sequence[int],
+    batch_size: int,
+    seed: int,
+    shuffle_buffer: int = 4096,
+    name: str = "images",
+) -> tf.data.Dataset:
+    """Endless batches of `batch_size` float images in [-1, 1] from what a user has at hand.
+
+    `source` may be an array or tensor (N, H, W, C), or a tf.data.Dataset of such images
+    (unbatched; dict elements with an "image" key and (image, label) pairs work too). uint8
+    (0-255) and uint16 (depth) images are scaled to [-1, 1]; float images must already be
+    in [-1, 1]. Unbatched sources are shuffled with `seed`, repeated and batched here. A
+    dataset that is already batched is only repeated, and its batch must be `batch_size`
+    with a static size (`drop_remainder=True`): a different batch would change the losses'
+    scale silently. `name` ("synthetic", "real") names the source in errors.
+    """
+    image_shape = tuple(int(d) for d in image_shape)
+    if isinstance(source, tf.data.Dataset):
+        ds = _element_images(source, name)
+    else:
+        if not tf.is_tensor(source):
+            source = np.asarray(source)
+            if source.dtype.kind == "f":
+                lo, hi = (float(source.min()), float(source.max())) if source.size else (0.0, 0.0)
+                if lo < -1.0 - 1e-6 or hi > 1.0 + 1e-6:
+                    raise DataError(f"{name}: float images must lie in [-1, 1], got values in [{lo:g}, {hi:g}]; "
+                                    "pass uint8 (0-255) images or scale with simgan_tf.data.to_model_range")
+        if len(source.shape) != 4:
+            raise DataError(f"{name}: expected an array of images (N, H, W, C), got shape {tuple(source.shape)}")
+        if int(source.shape[0]) < batch_size:
+            raise DataError(f"{name}: {int(source.shape[0])} images are fewer than one batch of {batch_size}")
+        shuffle_buffer = min(shuffle_buffer, int(source.shape[0]))
+        ds = tf.data.Dataset.from_tensor_slices(source)
+    spec = ds.element_spec
+    if not isinstance(spec, tf.TensorSpec) or spec.shape.rank not in (3, 4):
+        raise DataError(f"{name}: expected images of shape (H, W, C) or batches (B, H, W, C), got {spec}")
+    if tuple(spec.shape[-3:]) != image_shape:
+        raise DataError(f"{name}: images of shape {tuple(spec.shape[-3:])} do not match the refiner's input "
+                        f"{image_shape}; resize them (simgan_tf.data._fit_size) or build the models for this size")
+    if spec.dtype not in (tf.uint8, tf.uint16, tf.float16, tf.bfloat16, tf.float32, tf.float64):
+        raise DataError(f"{name}: images of dtype {spec.dtype.name}; expected uint8, uint16 or float in [-1, 1]")
+    if spec.shape.rank == 3:
+        return training_stream(ds, batch_size, seed, shuffle_buffer)
+    if spec.shape[0] != batch_size:
+        raise DataError(f"{name}: the dataset is batched by {spec.shape[0]} but training uses batch_size "
+                        f"{batch_size}; batch it with .batch({batch_size}, drop_remainder=True) or pass it unbatched")
+    return ds.repeat().map(_as_model_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+
+
+def _as_model_float(images: tf.Tensor) -> tf.Tensor:
+    if images.dtype.is_integer:
+        return to_model_range(images)
+    return tf.cast(images, tf.float32)

@@ -91,7 +91,7 @@ def self_regularization_loss(
 
 
 def refiner_loss(
-    d_logits_on_refined: tf.Tensor,
+    d_logits_on_refined: tf.Tensor | None,
     refined: tf.Tensor,
     synthetic: tf.Tensor,
     lambda_reg: float,
@@ -102,11 +102,15 @@ def refiner_loss(
     """L_R = sum_patches -log(1 - D(R(x))) + lambda * ||psi(R(x)) - psi(x)||_1, batch-averaged.
 
     Returns {"adversarial", "self_reg", "total"}, total = adversarial + lambda_reg * self_reg.
-    Under tf.distribute pass `global_batch_size` so each replica's terms are sums divided
-    by the global batch and the gradients add up across replicas to the batch mean.
+    `d_logits_on_refined=None` is Algorithm 1's refiner pretraining: no adversarial term
+    (reported as 0) and total = self_reg, so lambda only weighs the two terms against each
+    other. Under tf.distribute pass `global_batch_size` so each replica's terms are sums
+    divided by the global batch and the gradients add up across replicas to the batch mean.
     """
-    adversarial = _reduce_batch(local_adversarial_loss(d_logits_on_refined, REAL), global_batch_size)
     self_reg = _reduce_batch(self_regularization_loss(refined, synthetic, psi), global_batch_size)
+    if d_logits_on_refined is None:
+        return {"adversarial": tf.zeros_like(self_reg), "self_reg": self_reg, "total": self_reg}
+    adversarial = _reduce_batch(local_adversarial_loss(d_logits_on_refined, REAL), global_batch_size)
     return {
         "adversarial": adversarial,
         "self_reg": self_reg,

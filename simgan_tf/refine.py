@@ -27,7 +27,6 @@ import numpy as np
 
 from simgan_tf.runtime import configure_tf_runtime
 
-configure_tf_runtime()
 
 TFDS_PREFIX = "tfds:"
 LABELS_FILE = "labels.jsonl"
@@ -298,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    configure_tf_runtime()  # log level and CPU allocator, before TF starts
     args = build_parser().parse_args(argv)
     if args.batch_size < 1:
         print(f"simgan-refine: error: --batch-size must be >= 1; got {args.batch_size}", file=sys.stderr)

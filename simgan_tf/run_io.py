@@ -1,19 +1,24 @@
-"""Reading and writing a training run directory (config.json, summary.json, checkpoints).
+"""Reading and writing a training run directory (config.json, summary.json, samples.png).
 
 Export and the experiment runner rebuild a refiner from a run directory alone, so the
-resolved preset is stored beside the checkpoints in a form that round-trips exactly.
+resolved preset is stored beside the checkpoints in a form that round-trips exactly. The
+writers shared by train_gaze.py / train_hand.py, the Python API and the experiments live
+here so that none of them imports another.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import tensorflow as tf
 
 from simgan_tf import config as cfg
+from simgan_tf import data, viz
+from simgan_tf.models.refiner import build_refiner
 
 CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
@@ -22,7 +27,18 @@ LOG_DIR = "logs"
 SAMPLES_FILE = "samples.png"
 
 
+# Settings that may differ when resuming a run (they change how long or how often, not what).
+RESUMABLE_CHANGES = {"steps", "checkpoint_every", "log_every", "max_checkpoints"}
+
+
 def preset_to_dict(preset: cfg.Preset) -> dict[str, Any]:
+    """JSON-ready dict of a preset; a callable psi is recorded by name ("callable:<name>")."""
+    psi = preset.training.psi
+    if callable(psi):
+        name = getattr(psi, "name", None) or getattr(psi, "__qualname__", None) or type(psi).__name__
+        preset = dataclasses.replace(
+            preset, training=dataclasses.replace(preset.training, psi=f"{cfg.CALLABLE_PSI_PREFIX}{name}")
+        )
     return dataclasses.asdict(preset)
 
 
@@ -30,31 +46,31 @@ def _layers(items: list[dict[str, Any]]) -> tuple[cfg.LayerSpec, ...]:
     return tuple(cfg.LayerSpec(**item) for item in items)
 
 
-def _tuple_fields(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
-    return {k: (tuple(v) if k in names and v is not None else v) for k, v in data.items()}
+def _tuple_fields(payload: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {k: (tuple(v) if k in names and v is not None else v) for k, v in payload.items()}
 
 
-def preset_from_dict(data: dict[str, Any]) -> cfg.Preset:
+def preset_from_dict(payload: dict[str, Any]) -> cfg.Preset:
     """Inverse of `preset_to_dict` (JSON turns tuples into lists; this restores them)."""
-    estimator = data.get("gaze_estimator")
+    estimator = payload.get("gaze_estimator")
     if estimator is not None:
         estimator = cfg.GazeEstimatorConfig(
             **{**_tuple_fields(estimator, ("dense_units",)), "layers": _layers(estimator["layers"])}
         )
     return cfg.Preset(
-        name=data["name"],
-        task=data["task"],
-        image=cfg.ImageSpec(**data["image"]),
-        refiner=cfg.RefinerConfig(**data["refiner"]),
+        name=payload["name"],
+        task=payload["task"],
+        image=cfg.ImageSpec(**payload["image"]),
+        refiner=cfg.RefinerConfig(**payload["refiner"]),
         discriminator=cfg.DiscriminatorConfig(
-            layers=_layers(data["discriminator"]["layers"]), head=data["discriminator"]["head"]
+            layers=_layers(payload["discriminator"]["layers"]), head=payload["discriminator"]["head"]
         ),
         training=cfg.TrainingConfig(
-            **_tuple_fields(data["training"], ("lr_boundaries", "lr_values_after"))
+            **_tuple_fields(payload["training"], ("lr_boundaries", "lr_values_after"))
         ),
-        data=cfg.DataConfig(**data["data"]),
+        data=cfg.DataConfig(**payload["data"]),
         gaze_estimator=estimator,
-        provenance=dict(data.get("provenance", {})),
+        provenance=dict(payload.get("provenance", {})),
     )
 
 
@@ -69,6 +85,77 @@ def write_json_atomic(path: str | os.PathLike, payload: dict[str, Any]) -> None:
 def save_run_config(run_dir: str | os.PathLike, preset: cfg.Preset) -> None:
     Path(run_dir).mkdir(parents=True, exist_ok=True)
     write_json_atomic(Path(run_dir) / CONFIG_FILE, {"preset": preset_to_dict(preset)})
+
+
+def check_resume_compatible(run_dir: str | os.PathLike, preset: cfg.Preset) -> None:
+    """Refuse to resume a run with different model/data settings (it would corrupt it)."""
+    stored = load_run_config(run_dir)
+    stored_d, new_d = preset_to_dict(stored), preset_to_dict(preset)
+    for d in (stored_d, new_d):
+        d["training"] = {k: v for k, v in d["training"].items() if k not in RESUMABLE_CHANGES}
+        d.pop("provenance", None)
+    diffs = sorted(_diff(stored_d, new_d))
+    if diffs:
+        raise ValueError(
+            f"{run_dir} was created with different settings ({'; '.join(diffs)}). Resume with the "
+            "same settings (only steps, checkpoint_every, log_every, max_checkpoints may change), "
+            "or pick a new run directory."
+        )
+
+
+def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in sorted(set(a) | set(b)):
+            out += _diff(a.get(key), b.get(key), f"{prefix}{key}.")
+        return out
+    a = list(a) if isinstance(a, tuple) else a
+    b = list(b) if isinstance(b, tuple) else b
+    return [] if a == b else [f"{prefix.rstrip('.')}: {a!r} -> {b!r}"]
+
+
+def prepare_run_dir(run_dir: str | os.PathLike, preset: cfg.Preset) -> None:
+    """Create run_dir, or check that the run in it was made with the same settings; then
+    (re)write config.json (settings that may change on resume, like steps, are updated)."""
+    run_dir = Path(run_dir)
+    if (run_dir / CONFIG_FILE).exists():
+        check_resume_compatible(run_dir, preset)
+    save_run_config(run_dir, preset)
+
+
+def write_run_outputs(gan: Any, final: dict[str, float], sample_synthetic: Any, sample_real: Any,
+                      started: float) -> dict[str, Any]:
+    """samples.png (synthetic | refined | real rows) and summary.json of a finished fit.
+
+    `gan` is a `simgan_tf.SimGAN` made by `from_preset`; the samples are stored-dtype images
+    (uint8 or uint16). Returns the summary.
+    """
+    preset, run_dir, t = gan.preset, Path(gan.run_dir), gan.training_config
+    sample_synthetic = data.to_model_range(tf.convert_to_tensor(sample_synthetic)).numpy()
+    sample_real = data.to_model_range(tf.convert_to_tensor(sample_real)).numpy()
+    step = int(gan.step.numpy())
+    samples = viz.save_image_rows(
+        run_dir / SAMPLES_FILE,
+        [sample_synthetic, gan.refine(sample_synthetic), sample_real],
+        ["synthetic", "refined", "real"],
+        title=f"{preset.name}, step {step}",
+    )
+    summary = {
+        "preset": preset.name,
+        "settings": preset_to_dict(preset),
+        "steps_done": step,
+        "total_steps": gan.total_steps,
+        "adversarial_steps_done": max(0, step - t.pretrain_r_steps - t.pretrain_d_steps),
+        "final_losses": final,
+        "images_per_second": gan.throughput(),
+        "wall_seconds_this_invocation": round(time.time() - started, 1),
+        "run_dir": str(run_dir),
+        "checkpoint": gan.manager.latest_checkpoint if gan.manager else None,
+        "samples": str(samples),
+        "tensorflow_version": tf.__version__,
+    }
+    write_json_atomic(run_dir / SUMMARY_FILE, summary)
+    return summary
 
 
 def load_run_config(run_dir: str | os.PathLike) -> cfg.Preset:
@@ -93,14 +180,12 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> str:
 
 
 def checkpoint_step(checkpoint_path: str) -> int:
-    """The global optimizer step stored in a trainer checkpoint."""
+    """The step (see simgan_tf.config) stored in a training checkpoint."""
     return int(tf.train.load_variable(checkpoint_path, "step/.ATTRIBUTES/VARIABLE_VALUE"))
 
 
 def load_refiner(run_dir: str | os.PathLike) -> tuple[Any, cfg.Preset, int]:
     """Rebuild the run's refiner and restore its latest weights: (model, preset, step)."""
-    from simgan_tf.models.refiner import build_refiner
-
     preset = load_run_config(run_dir)
     refiner = build_refiner(preset.image, preset.refiner)
     path = latest_checkpoint(run_dir)

@@ -13,9 +13,8 @@ TF_RUNTIME_DEFAULTS: dict[str, str] = {
     # Hide TF's start-up INFO lines (CUDA stubs, CPU flags).
     "TF_CPP_MIN_LOG_LEVEL": "2",
     # TF's default CPU allocator gives large freed buffers back to the OS and faults them in
-    # again; on the 2-core reference machine identical gaze-estimator trainings then ran at
-    # ~48 or ~85 images/s by chance. The BFC allocator keeps freed memory for reuse: 93-104
-    # images/s in every repeat (README, "Throughput on this machine").
+    # again, which made identical trainings run at very different speeds by chance; the BFC
+    # allocator keeps freed memory for reuse (docs/results/README.md, "Training throughput").
     # TF_CPU_ALLOCATOR_USE_BFC=false restores TF's default.
     "TF_CPU_ALLOCATOR_USE_BFC": "true",
 }

@@ -3,7 +3,7 @@
 Why: the gaze experiment must run on a user's own camera crops, not only on the embedded
 procedural data. The CSV format is one row per image, `filename,x,y,z` (an optional header
 row `filename,x,y,z` is recognised), with `filename` relative to the folder and (x, y, z)
-the gaze vector in the MPIIGaze camera convention (see `simgan_tf.gaze_geometry`). Every
+the gaze vector in the MPIIGaze camera convention (see `tfds_builders.gaze_geometry`). Every
 problem is reported with the CSV row number (1-based, as a text editor shows it) and the
 file it concerns, because a bad row in a hand-made CSV is the most likely failure.
 """

@@ -9,15 +9,10 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from simgan_tf import config as cfg
 from simgan_tf.runtime import configure_tf_runtime
 
-configure_tf_runtime()  # log level and CPU allocator, before TF starts
-
-from simgan_tf import config as cfg  # noqa: E402
-
 TASK_DEFAULT_PRESET = {"gaze": "gaze_quick", "hand": "hand_quick"}
-# Settings that may differ when resuming a run (they change how long or how often, not what).
-RESUMABLE_CHANGES = {"steps", "checkpoint_every", "log_every", "max_checkpoints"}
 
 
 def build_parser(task: str) -> argparse.ArgumentParser:
@@ -69,7 +64,7 @@ def build_parser(task: str) -> argparse.ArgumentParser:
 
     o = parser.add_argument_group("outputs")
     o.add_argument("--run-dir", help="run directory (default: runs/<preset>-<time>); an existing one is resumed")
-    o.add_argument("--quiet", action="store_true", help="no progress bar")
+    o.add_argument("--quiet", action="store_true", help="no progress bar: one line per checkpoint instead")
     if task == "gaze":
         parser.add_argument(
             "--experiment", action="store_true",
@@ -115,128 +110,36 @@ def resolve_preset(args: argparse.Namespace, task: str) -> cfg.Preset:
     disc = preset.discriminator
     if args.discriminator_head:
         disc = dataclasses.replace(disc, head=args.discriminator_head)
-    preset = dataclasses.replace(preset, data=data, discriminator=disc)
-    validate(preset)
-    return preset
-
-
-def validate(preset: cfg.Preset) -> None:
-    t = preset.training
-    positive = {"--steps": t.steps, "--batch-size": t.batch_size, "--buffer-size": t.buffer_size,
-                "--k-g": t.k_g, "--k-d": t.k_d, "--checkpoint-every": t.checkpoint_every,
-                "--log-every": t.log_every}
-    for flag, value in positive.items():
-        if value < 1:
-            raise ValueError(f"{flag} must be >= 1, got {value}")
-    for flag, value in {"--pretrain-r-steps": t.pretrain_r_steps, "--pretrain-d-steps": t.pretrain_d_steps}.items():
-        if value < 0:
-            raise ValueError(f"{flag} must be >= 0, got {value}")
-    if t.batch_size % 2:
-        raise ValueError(f"--batch-size must be even (D sees b/2 current + b/2 history images), got {t.batch_size}")
-    if t.use_history and t.buffer_size < t.batch_size // 2:
-        raise ValueError(f"--buffer-size must hold at least half a batch ({t.batch_size // 2}), got {t.buffer_size}")
-    if t.learning_rate <= 0:
-        raise ValueError(f"--learning-rate must be > 0, got {t.learning_rate}")
-    if t.lambda_reg < 0:
-        raise ValueError(f"--lambda-reg must be >= 0, got {t.lambda_reg}")
-
-
-def check_resume_compatible(run_dir: Path, preset: cfg.Preset) -> None:
-    """Refuse to resume a run with different model/data settings (it would corrupt it)."""
-    from simgan_tf import run_io
-
-    stored = run_io.load_run_config(run_dir)
-    stored_d, new_d = run_io.preset_to_dict(stored), run_io.preset_to_dict(preset)
-    stored_d["training"] = {k: v for k, v in stored_d["training"].items() if k not in RESUMABLE_CHANGES}
-    new_d["training"] = {k: v for k, v in new_d["training"].items() if k not in RESUMABLE_CHANGES}
-    stored_d.pop("provenance", None)
-    new_d.pop("provenance", None)
-    diffs = sorted(_diff(stored_d, new_d))
-    if diffs:
-        raise ValueError(
-            f"{run_dir} was created with different settings ({'; '.join(diffs)}). Resume with the "
-            "same flags (only --steps, --checkpoint-every, --log-every may change), or pick a new --run-dir."
-        )
-
-
-def _diff(a, b, prefix: str = "") -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = []
-        for key in sorted(set(a) | set(b)):
-            out += _diff(a.get(key), b.get(key), f"{prefix}{key}.")
-        return out
-    a = list(a) if isinstance(a, tuple) else a
-    b = list(b) if isinstance(b, tuple) else b
-    return [] if a == b else [f"{prefix.rstrip('.')}: {a!r} -> {b!r}"]
+    return dataclasses.replace(preset, data=data, discriminator=disc)
 
 
 def default_run_dir(preset: cfg.Preset) -> Path:
     return Path("runs") / f"{preset.name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def run(preset: cfg.Preset, run_dir: Path, verbose: bool = True) -> dict:
-    """Train (or resume) and write samples.png and summary.json; returns the summary."""
+def run(preset: cfg.Preset, run_dir: Path, verbose: int = 1) -> dict:
+    """Train (or resume) and write samples.png and summary.json; returns the summary.
+
+    `verbose`: 0 silent, 1 a progress bar, 2 one line per checkpoint (Keras conventions).
+    """
     from simgan_tf import data, run_io
-    from simgan_tf.trainer import SimGANTrainer
+    from simgan_tf.trainer import SimGAN
 
     started = time.time()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if (run_dir / run_io.CONFIG_FILE).exists():
-        check_resume_compatible(run_dir, preset)
-    run_io.save_run_config(run_dir, preset)
     d, t = preset.data, preset.training
+    run_io.prepare_run_dir(run_dir, preset)  # before the datasets: a wrong run dir fails fast
     synthetic = data.image_dataset(d.synthetic, d.synthetic_split, preset.image, d.data_dir, d.manual_dir,
                                    t.seed, d.skip_bad, d.resize_method)
     real = data.image_dataset(d.real, d.real_split, preset.image, d.data_dir, d.manual_dir, t.seed + 1,
                               d.skip_bad, d.resize_method)
-    trainer = SimGANTrainer(preset, run_dir)
-    final = trainer.fit(
-        data.training_stream(synthetic, t.batch_size, t.seed, d.shuffle_buffer),
-        data.training_stream(real, t.batch_size, t.seed + 1, d.shuffle_buffer),
-        verbose=verbose,
-    )
-    return write_run_outputs(trainer, final, data.take_images(synthetic, 8), data.take_images(real, 8), started)
-
-
-def write_run_outputs(trainer, final: dict, sample_synthetic, sample_real, started: float) -> dict:
-    """samples.png (synthetic | refined | real rows) and summary.json of a finished fit().
-
-    `sample_synthetic` / `sample_real` are stored-dtype images (uint8 or uint16). Shared by
-    train_gaze.py / train_hand.py and the experiment runner so both write the same files.
-    """
-    import tensorflow as tf
-
-    from simgan_tf import data, run_io, viz
-
-    preset, run_dir, t = trainer.preset, trainer.run_dir, trainer.train_cfg
-    sample_synthetic = data.to_model_range(tf.convert_to_tensor(sample_synthetic)).numpy()
-    sample_real = data.to_model_range(tf.convert_to_tensor(sample_real)).numpy()
-    step = int(trainer.step.numpy())
-    samples = viz.save_image_rows(
-        run_dir / run_io.SAMPLES_FILE,
-        [sample_synthetic, trainer.refine(sample_synthetic), sample_real],
-        ["synthetic", "refined", "real"],
-        title=f"{preset.name}, step {step}",
-    )
-    summary = {
-        "preset": preset.name,
-        "settings": run_io.preset_to_dict(preset),
-        "steps_done": step,
-        "total_steps": trainer.total_steps,
-        "adversarial_steps_done": max(0, step - t.pretrain_r_steps - t.pretrain_d_steps),
-        "final_losses": final,
-        "images_per_second": trainer.throughput(),
-        "wall_seconds_this_invocation": round(time.time() - started, 1),
-        "run_dir": str(run_dir),
-        "checkpoint": trainer.manager.latest_checkpoint if trainer.manager else None,
-        "samples": str(samples),
-        "tensorflow_version": tf.__version__,
-    }
-    run_io.write_json_atomic(run_dir / run_io.SUMMARY_FILE, summary)
-    return summary
+    gan = SimGAN.from_preset(preset, run_dir=run_dir)
+    gan.fit(synthetic, real, verbose=verbose)
+    return run_io.write_run_outputs(gan, dict(gan.last_losses), data.take_images(synthetic, 8),
+                                    data.take_images(real, 8), started)
 
 
 def main(argv: Sequence[str] | None = None, task: str = "gaze") -> int:
+    configure_tf_runtime()  # log level and CPU allocator, before TF starts
     argv = list(sys.argv[1:] if argv is None else argv)
     if task == "gaze" and "--experiment" in argv:
         from simgan_tf.experiments import gaze as experiment
@@ -254,7 +157,7 @@ def main(argv: Sequence[str] | None = None, task: str = "gaze") -> int:
     from simgan_tf.trainer import NonFiniteLossError
 
     try:
-        summary = run(preset, run_dir, verbose=not args.quiet)
+        summary = run(preset, run_dir, verbose=2 if args.quiet else 1)
     except KeyboardInterrupt:
         print(f"Stopped. Resume with: python train_{task}.py --run-dir {run_dir} (same flags)", file=sys.stderr)
         return 130

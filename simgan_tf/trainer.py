@@ -1,10 +1,13 @@
-"""Algorithm 1 of the SimGAN paper as `tf.function` steps with checkpoint/resume.
+"""`SimGAN`: Algorithm 1 of the paper as a Keras model with its own `tf.function` loop.
 
 Progress is one counter, `step`, over three phases run back to back:
   [0, P_R)            refiner pretraining, self-regularization loss only
   [P_R, P_R + P_D)    discriminator pretraining
-  [P_R + P_D, end)    adversarial iterations: K_g refiner steps then K_d discriminator steps
-so a resumed run knows its phase from the restored step alone.
+  [P_R + P_D, end)    adversarial iterations: K_g refiner updates then K_d discriminator updates
+so a resumed run knows its phase from the restored step alone. One Keras "epoch" is the
+stretch between two checkpoints (`checkpoint_every` steps): Keras callbacks see the epoch's
+mean losses when a checkpoint has just been written, so EarlyStopping, ModelCheckpoint and
+TensorBoard act on states that a resume can return to.
 """
 from __future__ import annotations
 
@@ -13,19 +16,22 @@ import math
 import signal
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Sequence
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
-from simgan_tf import losses, run_io
-from simgan_tf.config import Preset
+from simgan_tf import config as cfg
+from simgan_tf import data, losses, run_io
 from simgan_tf.history import ImageHistoryBuffer
 from simgan_tf.models.discriminator import build_discriminator
 from simgan_tf.models.refiner import build_refiner
 
 PHASES = ("pretrain_refiner", "pretrain_discriminator", "adversarial")
+# Loss terms shown by the progress bar and passed to Keras callbacks.
+REFINER_KEYS = ("r_adversarial", "r_self_reg", "r_total")
+DISCRIMINATOR_KEYS = ("d_refined", "d_real", "d_total", "d_acc_refined", "d_acc_real")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -45,58 +51,121 @@ class PhaseStats:
         return self.images / self.seconds if self.seconds > 0 else float("nan")
 
 
-class SimGANTrainer:
-    """Owns R, D, their optimizers and the history buffer, and runs Algorithm 1.
+def _resolve_training(training: cfg.TrainingConfig | cfg.Preset | str, overrides: dict[str, Any]) -> cfg.TrainingConfig:
+    if isinstance(training, str):
+        training = cfg.get_preset(training).training
+    elif isinstance(training, cfg.Preset):
+        training = training.training
+    if not isinstance(training, cfg.TrainingConfig):
+        raise TypeError(f"training must be a TrainingConfig, a Preset or a preset name, got {type(training).__name__}")
+    return cfg.replace_training(training, **overrides)
 
-    Everything is created inside `strategy.scope()` so the same code runs on one CPU, one
-    GPU or a `tf.distribute` strategy.
+
+def _check_models(refiner: keras.Model, discriminator: keras.Model) -> tuple[int, int, int]:
+    """The image shape both models agree on; a clear error where they do not."""
+    in_shape, out_shape = tuple(refiner.input_shape[1:]), tuple(refiner.output_shape[1:])
+    if len(in_shape) != 3 or None in in_shape or in_shape != out_shape:
+        raise ValueError(f"the refiner must map images (H, W, C) of a fixed size to images of the same shape; "
+                         f"it maps {in_shape} to {out_shape}")
+    d_in, d_out = tuple(discriminator.input_shape[1:]), tuple(discriminator.output_shape[1:])
+    if d_in != in_shape:
+        raise ValueError(f"the discriminator takes {d_in} but the refiner makes {in_shape}")
+    if len(d_out) != 3 or d_out[-1] != 2:
+        raise ValueError(f"the discriminator must output logits (h, w, 2) per image (class 0 refined, 1 real; "
+                         f"a global decision is (1, 1, 2)), got {d_out}")
+    return in_shape  # type: ignore[return-value]
+
+
+class SimGAN(keras.Model):
+    """Refiner R, discriminator D, their optimizers and the history buffer; `fit` runs Algorithm 1.
+
+    `SimGAN.from_preset("gaze_quick", run_dir=...)` builds the paper's networks; pass your own
+    Keras `refiner` (images -> images of the same shape, output in [-1, 1]) and
+    `discriminator` (images -> logits (h, w, 2)) to the constructor instead. With a `run_dir`,
+    `fit` checkpoints there (`tf.train.CheckpointManager`) and a later `fit` on the same
+    run_dir resumes exactly where the last checkpoint left off; TensorBoard logs go to
+    run_dir/logs. Calling the model refines float images in [-1, 1]; `refine` takes and
+    returns stored-dtype images (uint8, uint16) as well. Keras callbacks see the model:
+    `optimizer` is the refiner's, `save_weights` saves R and D.
     """
 
-    def __init__(self, preset: Preset, run_dir: str | Path, strategy: tf.distribute.Strategy | None = None):
-        self.preset = preset
-        self.train_cfg = preset.training
-        self.run_dir = Path(run_dir)
+    def __init__(
+        self,
+        refiner: keras.Model,
+        discriminator: keras.Model,
+        training: cfg.TrainingConfig | cfg.Preset | str = "gaze_quick",
+        run_dir: str | Path | None = None,
+        strategy: tf.distribute.Strategy | None = None,
+        name: str = "simgan",
+        **training_overrides: Any,
+    ):
+        super().__init__(name=name)
+        self.training_config = _resolve_training(training, training_overrides)
+        self.preset: cfg.Preset | None = None  # set by from_preset: what config.json records
+        self.image_shape = _check_models(refiner, discriminator)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
         self.strategy = strategy or tf.distribute.get_strategy()
-        t = self.train_cfg
-        if t.batch_size % 2:
-            raise ValueError(f"--batch-size must be even (the D step takes b/2 current + b/2 history images), got {t.batch_size}")
-        if t.k_g < 1 or t.k_d < 1:
-            raise ValueError(f"--k-g and --k-d must be >= 1, got k_g={t.k_g}, k_d={t.k_d}")
-        if t.psi not in losses.PSI_TRANSFORMS:
-            raise ValueError(f"--psi must be one of {sorted(losses.PSI_TRANSFORMS)}, got {t.psi!r}")
-        tf.random.set_seed(t.seed)
-        keras.utils.set_random_seed(t.seed)
+        t = self.training_config
+        self.refiner = refiner
+        self.discriminator = discriminator
         with self.strategy.scope():
-            self.refiner = build_refiner(preset.image, preset.refiner)
-            self.discriminator = build_discriminator(preset.image, preset.discriminator)
             self.refiner_optimizer = self._make_optimizer("refiner_adam")
             self.discriminator_optimizer = self._make_optimizer("discriminator_adam")
             self.refiner_optimizer.build(self.refiner.trainable_variables)
             self.discriminator_optimizer.build(self.discriminator.trainable_variables)
-            self.history = ImageHistoryBuffer(
-                capacity=t.buffer_size, image_shape=preset.image.shape, seed=t.seed
-            )
+            self.history_buffer = ImageHistoryBuffer(capacity=t.buffer_size, image_shape=self.image_shape, seed=t.seed)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        self.checkpoint: tf.train.Checkpoint | None = None
-        self.manager: tf.train.CheckpointManager | None = None
+        self.optimizer = self.refiner_optimizer  # read by Keras callbacks (TensorBoard's learning_rate)
+        self.stop_training = False
+        self.built = True
         self.stats = {phase: PhaseStats() for phase in PHASES}
         self.last_losses: dict[str, float] = {}
+        self.shuffle_buffer = 4096
+        self._checkpoint: tf.train.Checkpoint | None = None
+        self.manager: tf.train.CheckpointManager | None = None
         self._compile_steps()
 
+    @classmethod
+    def from_preset(
+        cls,
+        preset: cfg.Preset | str = "gaze_quick",
+        run_dir: str | Path | None = None,
+        strategy: tf.distribute.Strategy | None = None,
+        **training_overrides: Any,
+    ) -> "SimGAN":
+        """The paper's R and D for a preset ("gaze_quick", "gaze_paper", "hand_quick", "hand_paper").
+
+        `training_overrides` replace TrainingConfig fields (steps=..., psi=...). Weights are
+        initialised from the training seed (this seeds Python, NumPy and TF globally), so a
+        preset and a seed give the same network every time.
+        """
+        preset = cfg.get_preset(preset) if isinstance(preset, str) else preset
+        preset = cfg.with_overrides(preset, **training_overrides)
+        strategy = strategy or tf.distribute.get_strategy()
+        keras.utils.set_random_seed(preset.training.seed)
+        with strategy.scope():
+            refiner = build_refiner(preset.image, preset.refiner)
+            discriminator = build_discriminator(preset.image, preset.discriminator)
+        gan = cls(refiner, discriminator, preset.training, run_dir=run_dir, strategy=strategy, name=f"simgan_{preset.name}")
+        gan.preset = preset
+        gan.shuffle_buffer = preset.data.shuffle_buffer
+        return gan
+
     # ----------------------------------------------------------------------------------
+    def call(self, images: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """R(x) for float images in [-1, 1]."""
+        return self.refiner(images, training=training)
+
     def _make_optimizer(self, name: str) -> keras.optimizers.Optimizer:
-        t = self.train_cfg
-        return keras.optimizers.Adam(
-            learning_rate=t.learning_rate, global_clipnorm=t.grad_clip_norm, name=name
-        )
+        t = self.training_config
+        return keras.optimizers.Adam(learning_rate=t.learning_rate, global_clipnorm=t.grad_clip_norm, name=name)
 
     @property
     def total_steps(self) -> int:
-        t = self.train_cfg
-        return t.pretrain_r_steps + t.pretrain_d_steps + t.steps
+        return self.training_config.total_steps
 
     def phase_of(self, step: int) -> str:
-        t = self.train_cfg
+        t = self.training_config
         if step < t.pretrain_r_steps:
             return PHASES[0]
         if step < t.pretrain_r_steps + t.pretrain_d_steps:
@@ -104,8 +173,8 @@ class SimGANTrainer:
         return PHASES[2]
 
     def learning_rate_at(self, adversarial_step: int) -> float:
-        """Piecewise-constant schedule of the preset (e.g. hand: 2e-4, 5e-5 after 600k)."""
-        t = self.train_cfg
+        """Piecewise-constant schedule of the config (e.g. hand: 2e-4, 5e-5 after 600k)."""
+        t = self.training_config
         rate = t.learning_rate
         for boundary, value in zip(t.lr_boundaries, t.lr_values_after):
             if adversarial_step >= boundary:
@@ -113,46 +182,40 @@ class SimGANTrainer:
         return rate
 
     # ----------------------------------------------------------------------------------
-    def _compile_steps(self) -> None:
-        t = self.train_cfg
-        global_batch = t.batch_size
-        psi = t.psi
+    def _global_batch(self, images: tf.Tensor) -> int:
+        """The batch the losses average over: this replica's static batch x replicas."""
+        if images.shape[0] is None:
+            raise ValueError("batches need a static size: batch with drop_remainder=True")
+        return int(images.shape[0]) * self.strategy.num_replicas_in_sync
 
-        def average(per_example: tf.Tensor) -> tf.Tensor:
-            return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+    def _compile_steps(self) -> None:
+        t = self.training_config
 
         def refiner_replica_step(synthetic: tf.Tensor, adversarial: bool) -> dict[str, tf.Tensor]:
             with tf.GradientTape() as tape:
                 refined = self.refiner(synthetic, training=True)
-                self_reg = losses.self_regularization_loss(refined, synthetic, psi)
-                if adversarial:
-                    logits = self.discriminator(refined, training=False)
-                    adv = losses.local_adversarial_loss(logits, losses.REAL)
-                    per_example = adv + t.lambda_reg * self_reg
-                else:
-                    adv = tf.zeros_like(self_reg)
-                    per_example = self_reg
-                loss = average(per_example)
-            grads = tape.gradient(loss, self.refiner.trainable_variables)
+                logits = self.discriminator(refined, training=False) if adversarial else None
+                loss = losses.refiner_loss(logits, refined, synthetic, t.lambda_reg, t.psi,
+                                           global_batch_size=self._global_batch(synthetic))
+            grads = tape.gradient(loss["total"], self.refiner.trainable_variables)
             self.refiner_optimizer.apply_gradients(zip(grads, self.refiner.trainable_variables))
-            return {"r_adversarial": average(adv), "r_self_reg": average(self_reg), "r_total": loss}
+            return {"r_adversarial": loss["adversarial"], "r_self_reg": loss["self_reg"], "r_total": loss["total"]}
 
         def discriminator_replica_step(synthetic: tf.Tensor, real: tf.Tensor) -> dict[str, tf.Tensor]:
             refined = self.refiner(synthetic, training=False)
             if t.use_history:
-                refined = self.history.mix(refined)
+                refined = self.history_buffer.mix(refined)
             with tf.GradientTape() as tape:
                 logits_refined = self.discriminator(refined, training=True)
                 logits_real = self.discriminator(real, training=True)
-                per_refined = losses.local_adversarial_loss(logits_refined, losses.REFINED)
-                per_real = losses.local_adversarial_loss(logits_real, losses.REAL)
-                loss = average(per_refined) + average(per_real)
-            grads = tape.gradient(loss, self.discriminator.trainable_variables)
+                loss = losses.discriminator_loss(logits_refined, logits_real,
+                                                 global_batch_size=self._global_batch(real))
+            grads = tape.gradient(loss["total"], self.discriminator.trainable_variables)
             self.discriminator_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
             return {
-                "d_refined": average(per_refined),
-                "d_real": average(per_real),
-                "d_total": loss,
+                "d_refined": loss["refined"],
+                "d_real": loss["real"],
+                "d_total": loss["total"],
                 "d_acc_refined": losses.discriminator_accuracy(logits_refined, losses.REFINED),
                 "d_acc_real": losses.discriminator_accuracy(logits_real, losses.REAL),
             }
@@ -164,10 +227,10 @@ class SimGANTrainer:
                 out[key] = self.strategy.reduce(op, value, axis=None)
             return out
 
-        # XLA fuses the refiner's many small convolutions, paddings and additions: R steps of the
-        # experiment's refiner took 204-217 instead of 267-309 ms on 2 CPU cores. The D step stays a
-        # plain graph (it ran ~20 % slower under XLA), and so does everything under a
-        # multi-replica strategy, whose apply_gradients all-reduces across devices.
+        # XLA fuses the refiner's many small convolutions, paddings and additions, which made
+        # the R step faster on CPU; the D step stays a plain graph (XLA made it slower), and so
+        # does everything under a multi-replica strategy, whose apply_gradients all-reduces.
+        # docs/results/README.md has the timings.
         if self.strategy.num_replicas_in_sync == 1:
             refiner_replica_step = tf.function(refiner_replica_step, jit_compile=True)
 
@@ -195,58 +258,84 @@ class SimGANTrainer:
             discriminator=self.discriminator,
             refiner_optimizer=self.refiner_optimizer,
             discriminator_optimizer=self.discriminator_optimizer,
-            history=self.history,
+            history=self.history_buffer,
             step=self.step,
             **iterators,
         )
 
     def restore_or_initialize(self, iterators: dict[str, Any] | None = None) -> int:
         """Restore the latest checkpoint in run_dir/checkpoints if any; returns the step."""
-        self.checkpoint = tf.train.Checkpoint(**self._checkpoint_objects(iterators or {}))
+        self._checkpoint = tf.train.Checkpoint(**self._checkpoint_objects(iterators or {}))
+        if self.run_dir is None:
+            return int(self.step.numpy())
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint,
-            str(self.run_dir / run_io.CHECKPOINT_DIR),
-            max_to_keep=self.train_cfg.max_checkpoints,
+            self._checkpoint, str(self.run_dir / run_io.CHECKPOINT_DIR), max_to_keep=self.training_config.max_checkpoints
         )
         if self.manager.latest_checkpoint:
-            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+            self._checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
         return int(self.step.numpy())
 
-    def save(self) -> str:
-        assert self.manager is not None, "call restore_or_initialize() first"
+    def save_checkpoint(self) -> str | None:
+        """Write a training checkpoint of the current step into run_dir (None without one)."""
+        if self.run_dir is None:
+            return None
+        if self.manager is None:
+            raise RuntimeError("call restore_or_initialize() (or fit) first")
         return self.manager.save(checkpoint_number=int(self.step.numpy()))
 
     # ----------------------------------------------------------------------------------
     def fit(
         self,
-        synthetic: tf.data.Dataset,
-        real: tf.data.Dataset,
-        callbacks: list[Callable[["SimGANTrainer", dict[str, float]], None]] | None = None,
-        verbose: bool = True,
+        synthetic: data.ImageSource,
+        real: data.ImageSource,
+        *,
+        callbacks: Sequence[keras.callbacks.Callback] | None = None,
+        verbose: int | bool = 1,
         max_steps: int | None = None,
-    ) -> dict[str, float]:
-        """Run (or resume) Algorithm 1 until `total_steps` (or `max_steps` this call).
+    ) -> keras.callbacks.History:
+        """Run (or resume) Algorithm 1 until `total_steps`, or for at most `max_steps` steps.
 
-        `synthetic` and `real` are endless batched datasets of float images in [-1, 1].
+        `synthetic` and `real`: arrays (N, H, W, C) or tf.data datasets of uint8 / uint16
+        images or float images in [-1, 1] (see `simgan_tf.data.image_stream`); real images
+        need no labels. Returns the Keras History of the per-epoch (per-checkpoint) mean
+        losses; a callback that sets `model.stop_training` ends the run after a checkpoint.
         """
-        t = self.train_cfg
-        synthetic_iter = iter(self.strategy.experimental_distribute_dataset(synthetic))
-        real_iter = iter(self.strategy.experimental_distribute_dataset(real))
-        iterators = {"synthetic_iterator": synthetic_iter, "real_iterator": real_iter}
-        start = self.restore_or_initialize(iterators)
+        t = self.training_config
+        if self.run_dir is not None and self.preset is not None:
+            run_io.prepare_run_dir(self.run_dir, self.preset)
+        synthetic_ds = data.image_stream(synthetic, self.image_shape, t.batch_size, t.seed, self.shuffle_buffer, "synthetic")
+        real_ds = data.image_stream(real, self.image_shape, t.batch_size, t.seed + 1, self.shuffle_buffer, "real")
+        synthetic_iter = iter(self.strategy.experimental_distribute_dataset(synthetic_ds))
+        real_iter = iter(self.strategy.experimental_distribute_dataset(real_ds))
+        start = self.restore_or_initialize({"synthetic_iterator": synthetic_iter, "real_iterator": real_iter})
+        # The TensorBoard preview comes from iterators of its own, made after the training ones:
+        # the training iterators (and so a resumed run's data order) never see it.
+        preview_synthetic = _first_replica(next(iter(synthetic_ds)))[:4]
+        preview_real = _first_replica(next(iter(real_ds)))[:4]
         end = self.total_steps if max_steps is None else min(self.total_steps, start + max_steps)
-        if start:
+        if start and verbose:
             print(f"Resuming from step {start} ({self.phase_of(start)}) in {self.run_dir}", flush=True)
-        progbar = keras.utils.Progbar(self.total_steps, stateful_metrics=None, unit_name="step") if verbose else None
-        if progbar is not None and start:
-            progbar.update(start)
-        writer = tf.summary.create_file_writer(str(self.run_dir / run_io.LOG_DIR))
+        every = t.checkpoint_every
+        callback_list = keras.callbacks.CallbackList(
+            list(callbacks or []), add_history=True, add_progbar=bool(verbose), model=self,
+            verbose=int(verbose), epochs=math.ceil(self.total_steps / every), steps=every,
+        )
+        writer = (tf.summary.create_file_writer(str(self.run_dir / run_io.LOG_DIR)) if self.run_dir is not None
+                  else tf.summary.create_noop_writer())
         interrupted = {"flag": False}
         previous_handler = _install_sigterm_handler(interrupted)
+        self.stop_training = False
         current_lr = None
+        epoch_sums: dict[str, list[float]] = {}
+        callback_list.on_train_begin()
+        step = start
         try:
-            while int(self.step.numpy()) < end and not interrupted["flag"]:
-                step = int(self.step.numpy())
+            while step < end and not interrupted["flag"] and not self.stop_training:
+                epoch, batch = divmod(step, every)
+                if batch == 0 or step == start:
+                    callback_list.on_epoch_begin(epoch)
+                    epoch_sums = {}
+                callback_list.on_train_batch_begin(batch)
                 phase = self.phase_of(step)
                 if phase == "adversarial":
                     rate = self.learning_rate_at(step - t.pretrain_r_steps - t.pretrain_d_steps)
@@ -265,36 +354,35 @@ class SimGANTrainer:
                 self.step.assign_add(1)
                 step += 1
                 self.last_losses.update(values)
-                if progbar is not None:
-                    progbar.update(step, values=[(k, v) for k, v in values.items()]
-                                   + [("img/s", images / max(elapsed, 1e-9))])
+                for key, value in values.items():
+                    epoch_sums.setdefault(key, []).append(value)
+                callback_list.on_train_batch_end(batch, dict(values))
                 if step % t.log_every == 0 or step == end:
                     self._write_scalars(writer, step, phase, values, images / max(elapsed, 1e-9))
-                if step % t.checkpoint_every == 0 or step == end:
-                    self.save()
-                    self._write_images(writer, step, synthetic_iter, real_iter)
-                for callback in callbacks or []:
-                    callback(self, values)
+                if step % every == 0 or step == end:
+                    self.save_checkpoint()
+                    self._write_images(writer, step, preview_synthetic, preview_real)
+                    callback_list.on_epoch_end(epoch, {k: float(np.mean(v)) for k, v in epoch_sums.items()})
         except KeyboardInterrupt:
             interrupted["flag"] = True
         finally:
             _restore_sigterm_handler(previous_handler)
             writer.flush()
         if interrupted["flag"]:
-            path = self.save()
-            print(f"\nInterrupted: saved {path}; rerun with the same --run-dir to resume.", flush=True)
+            path = self.save_checkpoint()
+            if path:
+                print(f"\nInterrupted: saved {path}; call fit again on the same run_dir to resume.", flush=True)
             raise KeyboardInterrupt
-        return dict(self.last_losses)
+        callback_list.on_train_end(dict(self.last_losses))
+        return self.history
 
     def _run_unit(self, phase: str, synthetic_iter, real_iter) -> tuple[dict[str, float], int]:
-        """One unit of progress; returns its loss terms and the images refined in it."""
-        t = self.train_cfg
+        """One step of progress; returns its loss terms and the images refined in it."""
+        t = self.training_config
         if phase == "pretrain_refiner":
-            out = self.pretrain_refiner_step(next(synthetic_iter))
-            return _to_floats(out), t.batch_size
+            return _to_floats(self.pretrain_refiner_step(next(synthetic_iter))), t.batch_size
         if phase == "pretrain_discriminator":
-            out = self.discriminator_step(next(synthetic_iter), next(real_iter))
-            return _to_floats(out), t.batch_size
+            return _to_floats(self.discriminator_step(next(synthetic_iter), next(real_iter))), t.batch_size
         values: dict[str, float] = {}
         for _ in range(t.k_g):
             values.update(_to_floats(self.refiner_step(next(synthetic_iter))))
@@ -319,21 +407,23 @@ class SimGANTrainer:
             tf.summary.scalar("images_per_second", rate)
             tf.summary.scalar("learning_rate", float(self.refiner_optimizer.learning_rate.numpy()))
 
-    def _write_images(self, writer, step: int, synthetic_iter, real_iter) -> None:
-        """A synthetic | refined | real grid in TensorBoard, from the next batches."""
-        synthetic = _first_replica(next(synthetic_iter))[:4]
-        real = _first_replica(next(real_iter))[:4]
+    def _write_images(self, writer, step: int, synthetic: tf.Tensor, real: tf.Tensor) -> None:
+        """A synthetic | refined | real grid in TensorBoard, always of the same images."""
         refined = self.refiner(synthetic, training=False)
         row = lambda x: tf.concat(tf.unstack(x), axis=1)  # noqa: E731
         grid = tf.concat([row(synthetic), row(refined), row(real)], axis=0)
         with writer.as_default(step=step):
             tf.summary.image("synthetic_refined_real", (grid[None] + 1.0) / 2.0)
 
-    def refine(self, images: tf.Tensor, batch_size: int = 256) -> np.ndarray:
-        """Refine float images in [-1, 1] (numpy or tensor) in batches."""
-        outputs = [self.refiner(images[i : i + batch_size], training=False).numpy()
-                   for i in range(0, len(images), batch_size)]
-        return np.concatenate(outputs, axis=0)
+    def refine(self, images: Any, batch_size: int = 256) -> np.ndarray:
+        """R(x) in batches. uint8 / uint16 images come back in their dtype; float ones in [-1, 1]."""
+        images = images.numpy() if tf.is_tensor(images) else np.asarray(images)
+        stored = images.dtype if images.dtype in (np.uint8, np.uint16) else None
+        floats = data.to_model_range(images).numpy() if stored is not None else images.astype(np.float32)
+        outputs = [self.refiner(floats[i : i + batch_size], training=False).numpy()
+                   for i in range(0, len(floats), batch_size)]
+        refined = np.concatenate(outputs, axis=0) if outputs else floats[:0]
+        return data.from_model_range(refined, stored).numpy() if stored is not None else refined
 
     def throughput(self) -> dict[str, float]:
         return {f"{phase}_images_per_second": round(s.images_per_second, 2) for phase, s in self.stats.items() if s.steps}

@@ -62,7 +62,7 @@ def _toy_gaze_data(n: int, seed: int) -> tf.data.Dataset:
     """Images whose bright spot position encodes the gaze (learnable in a few epochs)."""
     rng = np.random.default_rng(seed)
     py = np.stack([rng.uniform(-0.4, 0.4, n), rng.uniform(-0.5, 0.5, n)], -1).astype(np.float32)
-    from simgan_tf.gaze_geometry import pitch_yaw_to_vector
+    from tfds_builders.gaze_geometry import pitch_yaw_to_vector
 
     gaze = pitch_yaw_to_vector(py).astype(np.float32)
     yy, xx = np.mgrid[0:20, 0:24]

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from simgan_tf.gaze_geometry import pitch_yaw_to_vector, vector_to_pitch_yaw
+from tfds_builders.gaze_geometry import pitch_yaw_to_vector, vector_to_pitch_yaw
 
 
 def test_known_directions():

@@ -117,10 +117,9 @@ def test_global_head_outputs_one_patch():
     assert len(dense) == 1 and dense[0].units == 2
 
 
-def test_discriminator_rejects_bad_last_layer():
-    cfg = DiscriminatorConfig(layers=(LayerSpec("conv", 3, 1, 8), LayerSpec("conv", 1, 1, 3)))
-    with pytest.raises(ValueError, match="last layer must be a conv with 2 filters"):
-        build_discriminator(ImageSpec(8, 8, 1), cfg)
+def test_discriminator_config_rejects_bad_last_layer():
+    with pytest.raises(ValueError, match="must end in a conv with 2 filters"):
+        DiscriminatorConfig(layers=(LayerSpec("conv", 3, 1, 8), LayerSpec("conv", 1, 1, 3)))
 
 
 def test_receptive_fields_by_hand():

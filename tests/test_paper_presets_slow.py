@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from simgan_tf import config as cfg
-from simgan_tf.trainer import SimGANTrainer
+from simgan_tf.trainer import SimGAN
 
 
 @pytest.mark.slow
@@ -12,7 +12,7 @@ from simgan_tf.trainer import SimGANTrainer
 def test_paper_preset_trains_one_iteration(name, tmp_path):
     """One refiner and one discriminator step at the paper's architecture, batch 2."""
     preset = cfg.with_overrides(cfg.PRESETS[name], batch_size=2, buffer_size=2)
-    trainer = SimGANTrainer(preset, tmp_path)
+    trainer = SimGAN.from_preset(preset, run_dir=tmp_path)
     rng = np.random.default_rng(0)
     synthetic = tf.constant(rng.uniform(-1, 1, (2, *preset.image.shape)), tf.float32)
     real = tf.constant(rng.uniform(-1, 1, (2, *preset.image.shape)), tf.float32)

@@ -20,7 +20,7 @@ import tfds_builders.mpii_gaze  # noqa: F401  (registers mpii_gaze)
 import tfds_builders.nyu_hand  # noqa: F401  (registers nyu_hand)
 import tfds_builders.unity_eyes  # noqa: F401  (registers unity_eyes)
 from simgan_tf.config import GAZE_IMAGE, HAND_IMAGE
-from simgan_tf.gaze_geometry import pitch_yaw_to_vector
+from tfds_builders.gaze_geometry import pitch_yaw_to_vector
 from tfds_builders.common import BadInputError, CropBox, crop_and_resize, parse_vector, read_depth_png
 from tfds_builders.mpii_gaze import mpii_gaze_dataset_builder as mpii
 from tfds_builders.nyu_hand import nyu_hand_dataset_builder as nyu

@@ -44,11 +44,11 @@ def test_flags_override_preset_and_defaults_keep_it():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--batch-size", "33"], "--batch-size must be even"),
-    (["--steps", "0"], "--steps must be >= 1"),
+    (["--batch-size", "33"], "(--batch-size) must be even"),
+    (["--steps", "0"], "(--steps) must be an integer >= 1"),
     (["--preset", "nonsense"], "unknown preset 'nonsense'"),
     (["--preset", "hand_paper"], "is a hand preset"),
-    (["--learning-rate", "-1"], "--learning-rate must be > 0"),
+    (["--learning-rate", "-1"], "(--learning-rate) must be > 0"),
 ])
 def test_bad_flags_are_named(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -1,4 +1,4 @@
-"""Algorithm 1 trainer: which weights each step changes, resume, non-finite losses."""
+"""Algorithm 1 trainer: which weights each update changes, resume, non-finite losses."""
 import dataclasses
 import json
 
@@ -7,8 +7,9 @@ import pytest
 import tensorflow as tf
 
 from conftest import run_python, tiny_preset
+from simgan_tf import config as cfg
 from simgan_tf import run_io
-from simgan_tf.trainer import NonFiniteLossError, SimGANTrainer
+from simgan_tf.trainer import NonFiniteLossError, SimGAN
 
 
 def _stream(preset, seed, offset=0.0):
@@ -31,7 +32,7 @@ def _changed(before, model):
 
 
 def test_refiner_step_changes_only_refiner(tiny, tmp_path):
-    trainer = SimGANTrainer(tiny, tmp_path)
+    trainer = SimGAN.from_preset(tiny, run_dir=tmp_path)
     r0, d0 = _weights(trainer.refiner), _weights(trainer.discriminator)
     batch = next(iter(_stream(tiny, 0)))
     trainer.refiner_step(batch)
@@ -40,7 +41,7 @@ def test_refiner_step_changes_only_refiner(tiny, tmp_path):
 
 
 def test_discriminator_step_changes_only_discriminator(tiny, tmp_path):
-    trainer = SimGANTrainer(tiny, tmp_path)
+    trainer = SimGAN.from_preset(tiny, run_dir=tmp_path)
     r0, d0 = _weights(trainer.refiner), _weights(trainer.discriminator)
     synthetic, real = next(iter(_stream(tiny, 0))), next(iter(_stream(tiny, 1, 0.5)))
     out = trainer.discriminator_step(synthetic, real)
@@ -48,36 +49,36 @@ def test_discriminator_step_changes_only_discriminator(tiny, tmp_path):
     assert not _changed(r0, trainer.refiner)
     assert set(out) >= {"d_refined", "d_real", "d_total", "d_acc_refined", "d_acc_real"}
     # the D step feeds the history buffer with b/2 refined images
-    assert int(trainer.history.size.numpy()) == tiny.training.batch_size // 2
+    assert int(trainer.history_buffer.size.numpy()) == tiny.training.batch_size // 2
 
 
 def test_pretraining_uses_self_regularization_only(tiny, tmp_path):
-    trainer = SimGANTrainer(tiny, tmp_path)
+    trainer = SimGAN.from_preset(tiny, run_dir=tmp_path)
     out = trainer.pretrain_refiner_step(next(iter(_stream(tiny, 0))))
     assert float(out["r_adversarial"]) == 0.0
     assert float(out["r_total"]) == pytest.approx(float(out["r_self_reg"]))
 
 
 def test_phases_follow_algorithm_1(tiny, tmp_path):
-    trainer = SimGANTrainer(tiny, tmp_path)
+    trainer = SimGAN.from_preset(tiny, run_dir=tmp_path)
     phases = [trainer.phase_of(s) for s in range(trainer.total_steps)]
     assert phases == ["pretrain_refiner"] * 2 + ["pretrain_discriminator"] * 2 + ["adversarial"] * 4
 
 
 def test_fit_then_resume_continues_from_saved_step(tiny, tmp_path):
-    first = SimGANTrainer(tiny, tmp_path)
+    first = SimGAN.from_preset(tiny, run_dir=tmp_path)
     first.fit(_stream(tiny, 0), _stream(tiny, 1, 0.5), verbose=False, max_steps=5)
     assert int(first.step.numpy()) == 5
     saved = run_io.checkpoint_step(tf.train.latest_checkpoint(str(tmp_path / "checkpoints")))
     assert saved == 5  # the last step of a call is always checkpointed
     refiner_at_5 = _weights(first.refiner)
-    history_at_5 = first.history.images.numpy().copy()
+    history_at_5 = first.history_buffer.images.numpy().copy()
 
-    second = SimGANTrainer(tiny, tmp_path)
+    second = SimGAN.from_preset(tiny, run_dir=tmp_path)
     assert second.restore_or_initialize() == 5
     for a, b in zip(refiner_at_5, second.refiner.trainable_variables):
         np.testing.assert_array_equal(a, b.numpy())
-    np.testing.assert_array_equal(history_at_5, second.history.images.numpy())
+    np.testing.assert_array_equal(history_at_5, second.history_buffer.images.numpy())
     for name in ("refiner_optimizer", "discriminator_optimizer"):
         before, after = getattr(first, name), getattr(second, name)
         assert int(after.iterations.numpy()) == int(before.iterations.numpy()) > 0
@@ -90,23 +91,36 @@ def test_fit_then_resume_continues_from_saved_step(tiny, tmp_path):
 
 
 def test_non_finite_loss_stops_and_keeps_last_checkpoint(tiny, tmp_path):
-    trainer = SimGANTrainer(tiny, tmp_path)
-    trainer.fit(_stream(tiny, 0), _stream(tiny, 1), verbose=False, max_steps=2)
-    good = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
-    # same pipeline shape (so the saved iterator state restores; its buffered batch may
-    # still be a good one), NaN pixels after that
-    nan_stream = _batched(tiny, np.full((64, *tiny.image.shape), np.nan, dtype="float32"))
-    with pytest.raises(NonFiniteLossError, match=r"non-finite loss at step \d+ .*last good checkpoint is .*ckpt-2"):
-        trainer.fit(nan_stream, _stream(tiny, 1), verbose=False)
-    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")) == good
-    assert run_io.checkpoint_step(good) == 2
+    """Good synthetic batches for the 4 pretraining steps, NaN pixels from the first
+    adversarial iteration (step 4) on: the data order is fixed, so this holds on any machine."""
+    b = tiny.training.batch_size
+    good = np.random.default_rng(0).uniform(-1, 1, size=(4 * b, *tiny.image.shape)).astype("float32")
+    bad = np.full((12 * b, *tiny.image.shape), np.nan, dtype="float32")
+    synthetic = tf.data.Dataset.from_tensor_slices(np.concatenate([good, bad])).batch(b, drop_remainder=True)
+    trainer = SimGAN.from_preset(tiny, run_dir=tmp_path)
+    with pytest.raises(NonFiniteLossError, match=r"non-finite loss at step 4 .*last good checkpoint is .*ckpt-4"):
+        trainer.fit(synthetic, _stream(tiny, 1), verbose=False)
+    latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    assert run_io.checkpoint_step(latest) == 4
+    restored = SimGAN.from_preset(tiny, run_dir=tmp_path)
+    assert restored.restore_or_initialize() == 4
+    assert all(np.isfinite(w.numpy()).all() for w in restored.refiner.weights)
 
 
-def test_odd_batch_is_rejected(tmp_path):
-    preset = tiny_preset()
-    preset = dataclasses.replace(preset, training=dataclasses.replace(preset.training, batch_size=5))
-    with pytest.raises(ValueError, match="batch-size must be even"):
-        SimGANTrainer(preset, tmp_path)
+def test_odd_batch_is_rejected_by_the_config():
+    with pytest.raises(ValueError, match=r"batch_size \(--batch-size\) must be even"):
+        cfg.with_overrides(tiny_preset(), batch_size=5)
+
+
+def test_losses_average_over_the_batch_actually_given(tiny, tmp_path):
+    """The trainer's losses are simgan_tf.losses' on the batch it gets, whatever its size."""
+    from simgan_tf import losses
+
+    gan = SimGAN.from_preset(tiny, run_dir=tmp_path)
+    batch = tf.random.stateless_uniform((6, *tiny.image.shape), (3, 4), -1, 1)
+    expected = losses.refiner_loss(None, gan.refiner(batch), batch, tiny.training.lambda_reg, tiny.training.psi)
+    out = gan.pretrain_refiner_step(batch)
+    assert float(out["r_self_reg"]) == pytest.approx(float(expected["self_reg"]), rel=1e-5)
 
 
 _MIRRORED_TRAINER_SCRIPT = r"""
@@ -115,11 +129,11 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from simgan_tf.experiments.settings import SMOKE_REFINER as preset
-from simgan_tf.trainer import SimGANTrainer
+from simgan_tf.trainer import SimGAN
 
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 with tempfile.TemporaryDirectory() as run_dir:
-    trainer = SimGANTrainer(preset, run_dir, strategy=strategy)
+    trainer = SimGAN.from_preset(preset, run_dir=run_dir, strategy=strategy)
     b = preset.training.batch_size
     images = tf.random.stateless_uniform((b, *preset.image.shape), (1, 2), -1, 1)
     x = next(iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices(images).batch(b))))

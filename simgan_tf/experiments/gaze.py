@@ -36,14 +36,16 @@ from simgan_tf.experiments.settings import (
     ExperimentSettings,
     get_experiment_settings,
 )
+from simgan_tf.experiments.layout import (
+    CRITIC_FILE,
+    EXPERIMENT_FILE,
+    PUPIL_FILE,
+    REFINED_FILE,
+    REFINER_DIR,
+    ROW_DIR,
+    TABLE_FILE,
+)
 from simgan_tf.experiments.sources import ExperimentData, SourceSpec
-
-EXPERIMENT_FILE = "experiment.json"
-ROW_DIR = "rows"
-REFINER_DIR = "refiners"
-REFINED_FILE = "refined.npy"
-PUPIL_FILE = "label_preservation.json"
-CRITIC_FILE = "critic.json"
 
 
 class Progress:
@@ -73,7 +75,7 @@ def _fingerprint(settings: ExperimentSettings, sources: SourceSpec) -> dict[str,
 
 
 def _check_or_write_experiment(out_dir: Path, settings: ExperimentSettings, sources: SourceSpec) -> None:
-    from simgan_tf.run_io import write_json_atomic
+    from simgan_tf.run_io import write_json_atomic  # imports TF: not at module level (--help stays fast)
 
     path = out_dir / EXPERIMENT_FILE
     current = _fingerprint(settings, sources)
@@ -112,40 +114,34 @@ def refiner_preset(settings: ExperimentSettings, variant: str, seed: int):
 
 def train_refiner(preset, run_dir: Path, synthetic: np.ndarray, real: np.ndarray, log: Progress):
     """Train (or resume, or just load when finished) a refiner on in-memory uint8 images."""
-    import tensorflow as tf
+    import keras
 
-    from simgan_tf import data, run_io
-    from simgan_tf.train_cli import write_run_outputs
-    from simgan_tf.trainer import SimGANTrainer
+    from simgan_tf import run_io
+    from simgan_tf.trainer import SimGAN
 
-    t = preset.training
-    run_io.save_run_config(run_dir, preset)
-    trainer = SimGANTrainer(preset, run_dir)
-    shuffle = min(preset.data.shuffle_buffer, len(synthetic))
-    synthetic_stream = data.training_stream(tf.data.Dataset.from_tensor_slices(synthetic), t.batch_size, t.seed, shuffle)
-    real_stream = data.training_stream(
-        tf.data.Dataset.from_tensor_slices(real), t.batch_size, t.seed + 1, min(preset.data.shuffle_buffer, len(real))
-    )
-    report_every = max(1, trainer.total_steps // 4)
+    gan = SimGAN.from_preset(preset, run_dir=run_dir)
+    report_every = max(1, gan.total_steps // 4)
     started = time.time()
+    shown_keys = ("r_self_reg", "r_adversarial", "d_total", "d_acc_refined", "d_acc_real")
 
-    def progress(tr, values):
-        step = int(tr.step.numpy())
-        if step % report_every == 0 or step == tr.total_steps:
-            shown = ", ".join(f"{k} {v:.3g}" for k, v in values.items() if k in ("r_self_reg", "r_adversarial", "d_total", "d_acc_refined", "d_acc_real"))
-            log(f"    refiner step {step}/{tr.total_steps} ({tr.phase_of(step - 1)}; {time.time() - started:.0f}s) {shown}")
+    class ProgressLines(keras.callbacks.Callback):
+        """A log line every quarter of the run (the experiment's log has no progress bar)."""
 
-    final = trainer.fit(synthetic_stream, real_stream, callbacks=[progress], verbose=False)
-    write_run_outputs(trainer, final, synthetic[:8], real[:8], started)
-    return trainer
+        def on_train_batch_end(self, batch, logs=None):
+            step = int(gan.step.numpy())
+            if step % report_every == 0 or step == gan.total_steps:
+                shown = ", ".join(f"{k} {v:.3g}" for k, v in (logs or {}).items() if k in shown_keys)
+                log(f"    refiner step {step}/{gan.total_steps} ({gan.phase_of(step - 1)}; "
+                    f"{time.time() - started:.0f}s) {shown}")
+
+    gan.fit(synthetic, real, callbacks=[ProgressLines()], verbose=False)
+    run_io.write_run_outputs(gan, dict(gan.last_losses), synthetic[:8], real[:8], started)
+    return gan
 
 
 def refine_images(trainer, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """uint8 synthetic images -> uint8 refined images (stored like any image dataset)."""
-    from simgan_tf import data
-
-    refined = trainer.refine(data.to_model_range(images).numpy(), batch_size=batch_size)
-    return data.from_model_range(refined).numpy()
+    return trainer.refine(images, batch_size=batch_size)
 
 
 # ---------------------------------------------------------------------------------------
@@ -373,12 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from_args(args: argparse.Namespace) -> ExperimentSettings:
     from simgan_tf import config as cfg
-    from simgan_tf.train_cli import validate
 
     settings = get_experiment_settings("smoke" if args.smoke else args.preset)
     refiner = cfg.with_overrides(settings.refiner, steps=args.refiner_steps, lambda_reg=args.lambda_reg,
                                  learning_rate=args.learning_rate, buffer_size=args.buffer_size)
-    validate(refiner)
     return dataclasses.replace(settings, refiner=refiner)
 
 
@@ -394,6 +388,9 @@ def sources_from_args(args: argparse.Namespace) -> SourceSpec:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from simgan_tf.runtime import configure_tf_runtime
+
+    configure_tf_runtime()  # log level and CPU allocator, before TF starts
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -413,14 +410,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if not args.quiet:
-        from simgan_tf.experiments.report import TABLE_FILE
-
         print((Path(args.out) / TABLE_FILE).read_text())
     return 0 if results else 1
 
 
 if __name__ == "__main__":
-    from simgan_tf.runtime import configure_tf_runtime
-
-    configure_tf_runtime()
     sys.exit(main())

@@ -1,6 +1,6 @@
 """Collect the per-seed files of a gaze experiment into results.json, table.md and curves.png.
 
-results.json is read by other tools; its shape is fixed (issue 3):
+results.json is read by other tools; its shape is fixed:
   rows.<row>.mean_error_deg / within_7_deg_pct: {mean, std, per_seed}
   pupil_displacement_px: {mean, std}; critic_accuracy: {refined_vs_real, synthetic_vs_real}
   seeds, preset, wall_seconds
@@ -16,12 +16,18 @@ from typing import Any
 
 import numpy as np
 
+from simgan_tf.experiments.layout import (
+    CRITIC_FILE,
+    CURVES_FILE,
+    PUPIL_FILE,
+    REFINER_DIR,
+    RESULTS_FILE,
+    ROW_DIR,
+    TABLE_FILE,
+)
 from simgan_tf.experiments.settings import ROWS, ExperimentSettings
 from simgan_tf.metrics import cumulative_error_curve
-
-RESULTS_FILE = "results.json"
-TABLE_FILE = "table.md"
-CURVES_FILE = "curves.png"
+from simgan_tf.run_io import write_json_atomic
 
 ROW_LABELS = {
     "synthetic": "Synthetic data",
@@ -67,7 +73,6 @@ def aggregate(
     skipped: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Read every seed's row / pupil / critic files and build the results dictionary."""
-    from simgan_tf.experiments.gaze import CRITIC_FILE, PUPIL_FILE, ROW_DIR
 
     out_dir = Path(out_dir)
     rows: dict[str, Any] = {}
@@ -134,7 +139,6 @@ def aggregate(
 
 def _piece_seconds(out_dir: Path, seeds: list[int]) -> dict[str, float]:
     """Recorded seconds of every finished piece (refiners, estimator rows, pupil fit, critics)."""
-    from simgan_tf.experiments.gaze import CRITIC_FILE, PUPIL_FILE, REFINER_DIR, ROW_DIR
 
     totals = {"refiners": 0.0, "estimators": 0.0, "label_preservation": 0.0, "critics": 0.0}
     for s in seeds:
@@ -213,7 +217,6 @@ def markdown_table(results: dict[str, Any]) -> str:
 
 def cumulative_curves(out_dir: str | Path, seeds: list[int], settings: ExperimentSettings) -> dict[str, tuple]:
     """row -> (thresholds, mean % curve over seeds, std over seeds), for rows run on every seed."""
-    from simgan_tf.experiments.gaze import ROW_DIR
 
     curves = {}
     for row in ROWS:
@@ -263,7 +266,6 @@ def plot_curves(path: str | Path, curves: dict[str, tuple], title: str) -> Path:
 
 def write_outputs(out_dir: str | Path, results: dict[str, Any], settings: ExperimentSettings) -> None:
     """results.json, table.md and curves.png into `out_dir`."""
-    from simgan_tf.run_io import write_json_atomic
 
     out_dir = Path(out_dir)
     write_json_atomic(out_dir / RESULTS_FILE, results)

@@ -6,11 +6,8 @@ import dataclasses
 import sys
 from typing import Any, Sequence
 
+from simgan_tf.export.settings import FLAVOURS, ExportConfig
 from simgan_tf.runtime import configure_tf_runtime
-
-configure_tf_runtime()
-
-from simgan_tf.export.settings import FLAVOURS, ExportConfig  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +65,7 @@ def format_parity_table(record: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    configure_tf_runtime()  # log level and CPU allocator, before TF starts
     args = build_parser().parse_args(argv)
     from simgan_tf.export.exporter import EXPORT_JSON, export_run
     from simgan_tf.export.parity import ParityError

@@ -17,8 +17,8 @@ import numpy as np
 import scipy.io
 import tensorflow_datasets as tfds
 
-from simgan_tf.config import GAZE_IMAGE
-from simgan_tf.gaze_geometry import vector_to_pitch_yaw
+from tfds_builders.constants import GAZE_IMAGE_SHAPE
+from tfds_builders.gaze_geometry import vector_to_pitch_yaw
 from tfds_builders.common import (
     BadInputError,
     CropBox,
@@ -115,7 +115,7 @@ def prepare_eye(image: np.ndarray, gaze: np.ndarray, side: str) -> dict[str, np.
         image = image[:, ::-1]
         gaze = gaze * np.array([-1.0, 1.0, 1.0])
     gaze = gaze / np.linalg.norm(gaze)
-    out_h, out_w = GAZE_IMAGE.height, GAZE_IMAGE.width
+    out_h, out_w = GAZE_IMAGE_SHAPE[:2]
     resized = crop_and_resize(
         image.astype(np.float32), CropBox(0, 0, SOURCE_WIDTH, SOURCE_HEIGHT), out_h, out_w, "box"
     )
@@ -251,7 +251,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         super().__init__(**kwargs)
 
     def _info(self) -> tfds.core.DatasetInfo:
-        h, w, c = GAZE_IMAGE.shape
+        h, w, c = GAZE_IMAGE_SHAPE
         return self.dataset_info_from_configs(
             features=tfds.features.FeaturesDict({
                 "image": tfds.features.Image(shape=(h, w, c), dtype=np.uint8),

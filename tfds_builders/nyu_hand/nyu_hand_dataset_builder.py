@@ -18,7 +18,7 @@ import scipy.io
 import scipy.ndimage
 import tensorflow_datasets as tfds
 
-from simgan_tf.config import HAND_IMAGE
+from tfds_builders.constants import HAND_IMAGE_SHAPE
 from tfds_builders.common import (
     BadInputError,
     CropBox,
@@ -116,7 +116,7 @@ def load_frame(folder: Path, frame: int, uvd: np.ndarray, prefix: str) -> dict[s
         depth = real_hand_depth(read_depth_png(path, FRAME_SIZE), mask, centre_mm)
     else:
         path, depth = synth_path, synth
-    out_h, out_w = HAND_IMAGE.height, HAND_IMAGE.width
+    out_h, out_w = HAND_IMAGE_SHAPE[:2]
     cropped = crop_and_resize(depth.astype(np.float32), box, out_h, out_w, "nearest", pad_value=0.0)
     joints = uvd.copy()
     joints[:, :2] = box.map_points(uvd[:, :2], out_w, out_h, "pixel_centres")
@@ -177,7 +177,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
             features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=HAND_IMAGE.shape, dtype=np.uint16),
+                "image": tfds.features.Image(shape=HAND_IMAGE_SHAPE, dtype=np.uint16),
                 "joints_uvd": tfds.features.Tensor(shape=(len(EVAL_JOINTS), 3), dtype=np.float32),
                 "frame_id": tfds.features.Scalar(dtype=np.int32),
                 "file_name": tfds.features.Text(),

@@ -6,7 +6,7 @@ photometric parameters (`sample_params`), and the labels (gaze vector, pupil cen
 landmarks) are computed from the same parameters, so pixels and labels cannot disagree.
 
 Geometry (orthographic camera looking along +z, MPIIGaze camera convention, see
-`simgan_tf.gaze_geometry`): an eyeball of radius R centred at (cx, cy); the iris is a disc of
+`tfds_builders.gaze_geometry`): an eyeball of radius R centred at (cx, cy); the iris is a disc of
 radius r_i on the sphere whose normal is the gaze vector g, so its centre projects to
 (cx, cy) + sqrt(R^2 - r_i^2) * (g_x, g_y) and its outline is an ellipse foreshortened by
 |g_z| along (g_x, g_y). The pupil is a concentric ellipse. Eyelids are curves between two
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simgan_tf.gaze_geometry import pitch_yaw_to_vector
+from tfds_builders.gaze_geometry import pitch_yaw_to_vector
 
 
 @dataclass(frozen=True)

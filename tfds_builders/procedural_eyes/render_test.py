@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from simgan_tf.gaze_geometry import vector_to_pitch_yaw
+from tfds_builders.gaze_geometry import vector_to_pitch_yaw
 from tfds_builders.procedural_eyes import camera, render
 
 N = 400

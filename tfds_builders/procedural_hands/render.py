@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simgan_tf.config import HAND_IMAGE
+from tfds_builders.constants import HAND_IMAGE_SHAPE
 
 JOINT_NAMES = ("P1", "P2", "R1", "R2", "M1", "M2", "I1", "I2", "T1", "T2", "T3", "W1", "W2", "C")
 FINGERS = ("little", "ring", "middle", "index")  # NYU order: P, R, M, I
@@ -80,7 +80,7 @@ class HandAnatomy:
 class HandRenderConfig:
     """Output size and the ranges (uniform) of the sampled pose and viewing parameters."""
 
-    size: int = HAND_IMAGE.height  # stored image side (224, the paper's hand images)
+    size: int = HAND_IMAGE_SHAPE[0]  # stored image side (224, the paper's hand images)
     # The renderer works at half the stored side and repeats each pixel 2 x 2, as NYU's crops
     # are nearest-resized from ~100-150 Kinect pixels to 224; it also makes the dataset build
     # 4-5x faster (README.md has the figures).

@@ -16,8 +16,8 @@ from typing import Any, Iterator
 import numpy as np
 import tensorflow_datasets as tfds
 
-from simgan_tf.config import GAZE_IMAGE
-from simgan_tf.gaze_geometry import vector_to_pitch_yaw
+from tfds_builders.constants import GAZE_IMAGE_SHAPE
+from tfds_builders.gaze_geometry import vector_to_pitch_yaw
 from tfds_builders.common import (
     BadInputError,
     CropBox,
@@ -111,7 +111,7 @@ def load_example(jpg_path: Path, json_path: Path) -> dict[str, Any]:
     lo, hi = margin.min(axis=0), margin.max(axis=0)
     if not hi[0] - lo[0] > 0:
         raise BadInputError(json_path, "interior_margin_2d has zero width", "an open eye outline")
-    out_h, out_w = GAZE_IMAGE.height, GAZE_IMAGE.width
+    out_h, out_w = GAZE_IMAGE_SHAPE[:2]
     width = EYE_CROP_SCALE * (hi[0] - lo[0])
     box_height = width * out_h / out_w
     centre = (lo + hi) / 2
@@ -182,7 +182,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         super().__init__(**kwargs)
 
     def _info(self) -> tfds.core.DatasetInfo:
-        h, w, c = GAZE_IMAGE.shape
+        h, w, c = GAZE_IMAGE_SHAPE
         return self.dataset_info_from_configs(
             features=tfds.features.FeaturesDict({
                 "image": tfds.features.Image(shape=(h, w, c), dtype=np.uint8),
