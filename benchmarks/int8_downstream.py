@@ -1,5 +1,5 @@
 """Does a refined training set made with the full-integer int8 TFLite refiner train as good a
-gaze estimator as one made with the float Keras refiner? (issue 5 goal: within 0.3 degrees)
+gaze estimator as one made with the float Keras refiner? (the goal: within 0.3 degrees)
 
     python benchmarks/int8_downstream.py --experiment-dir docs/results/gaze_quick [--seeds 0 1 2]
 

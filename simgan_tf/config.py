@@ -28,6 +28,9 @@ PSI_NAMES: tuple[str, ...] = ("identity", "channel_mean", "derivatives")
 Psi = Union[str, Callable[..., Any]]
 CALLABLE_PSI_PREFIX = "callable:"
 HeadKind = Literal["local", "global"]
+# Keras dtype policies a run may use: float32, or mixed precision (bfloat16 on CPUs with
+# AVX512_BF16 / AMX and on TPUs and recent GPUs; float16 with loss scaling on GPUs).
+PRECISIONS: tuple[str, ...] = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def _flag(name: str) -> str:
@@ -137,12 +140,21 @@ class TrainingConfig:
     grad_clip_norm: float | None = 50.0
     seed: int = 0
     checkpoint_every: int = 100  # steps between checkpoints
-    log_every: int = 10  # steps between TensorBoard scalar writes
+    log_every: int = 10  # steps between fetching the losses (progress bar, TensorBoard, NaN check)
     max_checkpoints: int = 3
+    # Steps run by one call of the compiled training function (fewer host round trips;
+    # calls never cross a log, checkpoint or phase boundary).
+    steps_per_call: int = 1
+    # Keras dtype policy of the refiner and discriminator; losses are float32 in every case.
+    precision: str = "float32"
+    # XLA for the update steps: "auto" compiles the refiner's update on one replica (it
+    # fuses the refiner's many small ops; the discriminator's ran slower compiled on CPU),
+    # "on" both updates, "off" none.
+    xla: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "buffer_size", "k_g", "k_d", "checkpoint_every", "log_every",
-                     "max_checkpoints"):
+                     "max_checkpoints", "steps_per_call"):
             value = getattr(self, name)
             _require(isinstance(value, int) and value >= 1, f"{_flag(name)} must be an integer >= 1, got {value!r}")
         for name in ("pretrain_r_steps", "pretrain_d_steps"):
@@ -158,6 +170,8 @@ class TrainingConfig:
                  f"grad_clip_norm must be > 0 or None, got {self.grad_clip_norm}")
         _require(callable(self.psi) or self.psi in PSI_NAMES or str(self.psi).startswith(CALLABLE_PSI_PREFIX),
                  f"{_flag('psi')} must be one of {list(PSI_NAMES)} or a callable, got {self.psi!r}")
+        _require(self.xla in ("auto", "on", "off"), f"{_flag('xla')} must be auto, on or off, got {self.xla!r}")
+        _require(self.precision in PRECISIONS, f"{_flag('precision')} must be one of {list(PRECISIONS)}, got {self.precision!r}")
         _require(len(self.lr_boundaries) == len(self.lr_values_after)
                  and list(self.lr_boundaries) == sorted(self.lr_boundaries)
                  and all(v > 0 for v in self.lr_values_after),

@@ -16,6 +16,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from simgan_tf.config import ImageSpec
+from tfds_builders.common.errors import BadInputError
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +63,12 @@ def is_image_folder(source: str) -> bool:
     return os.path.isdir(source)
 
 
-def list_image_files(folder: str | os.PathLike) -> list[str]:
-    """All image files under `folder` (recursive, sorted), validated by their headers."""
-    from PIL import Image, UnidentifiedImageError
+def list_image_files(folder: str | os.PathLike, skip_bad: bool = False) -> list[str]:
+    """All image files under `folder` (recursive, sorted), each decoded once to prove it reads.
 
+    Decoding (not only the header) is what catches a truncated file here, naming it, instead
+    of deep inside training. With `skip_bad` unreadable files are logged, counted and left out.
+    """
     folder = Path(folder)
     files = sorted(
         str(p) for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
@@ -74,13 +77,36 @@ def list_image_files(folder: str | os.PathLike) -> list[str]:
         raise DataError(
             f"image folder {folder} holds no images: expected files ending in {', '.join(IMAGE_EXTENSIONS)}"
         )
+    good, bad = [], []
     for path in files:
-        try:
-            with Image.open(path) as img:
-                img.verify()
-        except (UnidentifiedImageError, OSError, SyntaxError) as err:
-            raise DataError(f"{path}: not a readable image ({err}); expected PNG/JPEG/BMP/GIF") from err
-    return files
+        problem = _unreadable(path)
+        if problem is None:
+            good.append(path)
+        elif not skip_bad:
+            raise DataError(f"{path}: {problem} (or pass --skip-bad to leave such files out)")
+        else:
+            bad.append(path)
+            log.warning("skipping %s: %s", path, problem)
+    if bad:
+        log.warning("skipped %d of %d images in %s (skip_bad)", len(bad), len(files), folder)
+    if not good:
+        raise DataError(f"{folder}: all {len(files)} images are unreadable (first: {bad[0]}); expected readable images")
+    return good
+
+
+def _unreadable(path: str) -> str | None:
+    """What keeps `path` from decoding here and in TensorFlow ('problem; expected ...'), or None."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+            fmt, mode = img.format, img.mode
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        return f"not a readable image ({err}); expected a complete PNG/JPEG/BMP/GIF image"
+    if fmt == "JPEG" and mode not in ("L", "RGB"):  # tf.io.decode_image reads 1- and 3-channel JPEGs only
+        return f"is a {mode} JPEG, which TensorFlow cannot decode; expected a grayscale or RGB image"
+    return None
 
 
 def _looks_like_path(source: str) -> bool:
@@ -135,6 +161,9 @@ def load_tfds_builder(
             builder.download_and_prepare(download_config=config)
         except AssertionError as err:  # TFDS's "manual directory ... does not exist" message
             raise DataError(f"dataset {name}: {err}") from err
+        except BadInputError as err:  # TFDS removes its incomplete folder: nothing half-built stays
+            hint = "" if skip_bad else " (pass --skip-bad to leave such files out)"
+            raise DataError(f"dataset {name}: {err}{hint}") from err
     return builder
 
 
@@ -160,7 +189,7 @@ def raw_dataset(
 ) -> tf.data.Dataset:
     """Unbatched dicts with an integer `image` of the preset's shape (plus labels for TFDS)."""
     if is_image_folder(source):
-        files = list_image_files(source)
+        files = list_image_files(source, skip_bad)
         ds = tf.data.Dataset.from_tensor_slices(files)
         return ds.map(lambda p: {"image": _fit_size(_decode_file(p, image), image, resize_method), "file_name": p},
                       num_parallel_calls=tf.data.AUTOTUNE)
@@ -215,9 +244,10 @@ def labeled_dataset(
     data_dir: str | None = None,
     manual_dir: str | None = None,
     seed: int = 0,
+    skip_bad: bool = False,
 ) -> tf.data.Dataset:
     """Unbatched (float image in [-1, 1], labels dict) pairs for estimators and evaluation."""
-    ds = raw_dataset(source, split, image, data_dir, manual_dir, seed)
+    ds = raw_dataset(source, split, image, data_dir, manual_dir, seed, skip_bad)
     spec = ds.element_spec
     missing = [k for k in label_keys if k not in spec]
     if missing:

@@ -2,12 +2,20 @@
 
 Showing D only the refiner's latest output lets the two networks chase each other; mixing in
 older refined images keeps D remembering artefacts R produced before. The buffer, its fill
-count and its random generator are TF state on a `tf.Module`, so `tf.train.Checkpoint`
-saves and restores them and a resumed run draws the same samples as an uninterrupted one.
+count and its random-stream counter are TF variables on a `tf.Module`, so
+`tf.train.Checkpoint` saves and restores them and a resumed run draws the same samples as an
+uninterrupted one.
+
+Across replicas (tf.distribute) there is one buffer, kept identical on every replica: the
+variables are mirrored (written by the first replica, copied to the others), the random
+draws are stateless functions of (seed, counter), and the b/2 current images of the
+*global* batch are gathered with an all-reduce before they are stored. So N replicas with a
+global batch b follow exactly the rule one device follows with batch b, and a checkpoint
+holds the whole buffer.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import tensorflow as tf
 
@@ -15,15 +23,8 @@ import tensorflow as tf
 class ImageHistoryBuffer(tf.Module):
     """Fixed-size buffer of refined images with the paper's sampling and replacement rule.
 
-    State: `images` (capacity, H, W, C) variable, `size` (int32 variable: slots filled, the
-    filled part is always `images[:size]`) and a seeded stateful `tf.random.Generator`.
-
-    Under tf.distribute (buffer created inside `strategy.scope()`), `mix` called in
-    `strategy.run` keeps one buffer of `capacity` images per replica, fed by and sampled
-    for that replica's own batch, with a different random stream per replica; called in
-    cross-replica context it applies the rule to the batch it is given and all replicas
-    hold the same buffer. A checkpoint stores the first replica's buffer and restores it
-    into every replica.
+    State: `images` (capacity, H, W, C), `size` (slots filled: always `images[:size]`),
+    `seed` and `counter` (updates made so far; with the seed it fixes the next random draw).
     """
 
     def __init__(
@@ -47,18 +48,15 @@ class ImageHistoryBuffer(tf.Module):
         self.image_shape = image_shape
         self.dtype = tf.as_dtype(dtype)
         with self.name_scope:
-            # ON_READ: under tf.distribute every replica keeps (and writes) its own buffer;
-            # a checkpoint stores the first replica's. Without a strategy: a plain variable.
-            local = dict(
+            mirrored = dict(
                 trainable=False,
-                synchronization=tf.VariableSynchronization.ON_READ,
+                synchronization=tf.VariableSynchronization.ON_WRITE,
                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
             )
-            self.images = tf.Variable(
-                tf.zeros((self.capacity, *image_shape), self.dtype), name="images", **local
-            )
-            self.size = tf.Variable(0, dtype=tf.int32, name="size", **local)
-            self.rng = tf.random.Generator.from_seed(seed)
+            self.images = tf.Variable(tf.zeros((self.capacity, *image_shape), self.dtype), name="images", **mirrored)
+            self.size = tf.Variable(0, dtype=tf.int32, name="size", **mirrored)
+            self.counter = tf.Variable(0, dtype=tf.int64, name="counter", **mirrored)
+            self.seed = tf.Variable(int(seed), dtype=tf.int64, name="seed", **mirrored)  # restored too
 
     # -- building blocks -----------------------------------------------------------------
     def _check_batch(self, images: tf.Tensor, what: str) -> int:
@@ -75,16 +73,26 @@ class ImageHistoryBuffer(tf.Module):
             )
         return int(images_shape[0])
 
-    def _distinct_indices(self, n: int, upper: tf.Tensor) -> tf.Tensor:
+    def _next_seed(self, stream: int) -> tf.Tensor:
+        """A stateless seed: the same on every replica, different for every draw and stream."""
+        return tf.stack([self.seed.read_value(), self.counter.read_value() * 2 + stream])
+
+    def _distinct_indices(self, n: int, upper: tf.Tensor, stream: int) -> tf.Tensor:
         """n distinct slot indices uniform in [0, upper), ordered by a random key.
 
         Random keys for every slot, slots >= upper masked to -1, top-n keys: a uniform draw
         without replacement that works in graph mode with a dynamic `upper`. If upper < n
         the trailing entries are out-of-range slots; callers only use the first `upper`.
         """
-        keys = self.rng.uniform([self.capacity], dtype=tf.float32)
+        keys = tf.random.stateless_uniform([self.capacity], seed=self._next_seed(stream), dtype=tf.float32)
         keys = tf.where(tf.range(self.capacity) < upper, keys, -1.0)
         return tf.math.top_k(keys, k=n, sorted=True).indices
+
+    def _advance(self) -> None:
+        self.counter.assign_add(1)
+
+    def _sample_unchecked(self, n: int) -> tf.Tensor:
+        return tf.gather(self.images, self._distinct_indices(n, self.size.read_value(), stream=0))
 
     def sample(self, n: int) -> tf.Tensor:
         """n distinct images drawn uniformly from the filled part of the buffer."""
@@ -93,18 +101,16 @@ class ImageHistoryBuffer(tf.Module):
             raise ValueError(
                 f"ImageHistoryBuffer.sample: n must be in [1, capacity={self.capacity}], got {n}"
             )
-        size = self.size.read_value()
         with tf.control_dependencies([
             tf.debugging.assert_greater_equal(
-                size, n, message=f"ImageHistoryBuffer.sample: fewer than {n} images in the buffer"
+                self.size.read_value(), n, message=f"ImageHistoryBuffer.sample: fewer than {n} images in the buffer"
             )
         ]):
-            indices = self._distinct_indices(n, size)
-        return tf.gather(self.images, indices)
+            out = self._sample_unchecked(n)
+        self._advance()
+        return out
 
-    def add(self, images: tf.Tensor) -> None:
-        """Append images while there is room; once full, overwrite distinct random slots."""
-        images = tf.cast(tf.convert_to_tensor(images), self.dtype)
+    def _store(self, images: tf.Tensor) -> None:
         n = self._check_batch(images, "add")
         if n > self.capacity:
             raise ValueError(
@@ -116,18 +122,32 @@ class ImageHistoryBuffer(tf.Module):
         slot = tf.range(n)
         # Random slots come from the part filled before this call, so they never collide
         # with the free slots [size, size + n_free) written here.
-        random_slots = self._distinct_indices(n, size)
+        random_slots = self._distinct_indices(n, size, stream=1)
         slots = tf.where(
             slot < n_free, size + slot, tf.gather(random_slots, tf.maximum(slot - n_free, 0))
         )
         if isinstance(self.images, tf.distribute.DistributedValues):
-            # Per-replica (ON_READ) variables support assign but no scatter ops.
-            self.images.assign(
-                tf.tensor_scatter_nd_update(self.images, slots[:, tf.newaxis], images)
-            )
+            # Mirrored variables support assign but no scatter ops in a replica context.
+            self.images.assign(tf.tensor_scatter_nd_update(self.images, slots[:, tf.newaxis], images))
         else:
             self.images.scatter_nd_update(slots[:, tf.newaxis], images)
         self.size.assign(tf.minimum(size + n, self.capacity))
+
+    def add(self, images: tf.Tensor) -> None:
+        """Append images while there is room; once full, overwrite distinct random slots."""
+        self._store(tf.cast(tf.convert_to_tensor(images), self.dtype))
+        self._advance()
+
+    def _check_half(self, batch: int, what: str) -> int:
+        if batch % 2:
+            raise ValueError(f"ImageHistoryBuffer.{what}: the batch size must be even, got {batch}")
+        half = batch // 2
+        if self.capacity < half:
+            raise ValueError(
+                f"ImageHistoryBuffer.{what}: capacity {self.capacity} is smaller than half the "
+                f"batch ({half}); use a buffer of at least batch/2 images"
+            )
+        return half
 
     # -- the paper's rule ----------------------------------------------------------------
     def mix(self, refined: tf.Tensor) -> tf.Tensor:
@@ -136,24 +156,59 @@ class ImageHistoryBuffer(tf.Module):
         If the buffer holds >= b/2 images: the first b/2 current images followed by b/2
         distinct images drawn uniformly from the buffer; otherwise the b current images.
         Then the first b/2 current images are written into the buffer (appended while it
-        fills, afterwards into b/2 distinct random slots). Works eagerly and in tf.function;
-        the result has the buffer's dtype.
+        fills, afterwards into b/2 distinct random slots). Works eagerly and in tf.function
+        on one device; under tf.distribute use `discriminator_batch`. The result has the
+        buffer's dtype.
         """
         refined = tf.cast(tf.convert_to_tensor(refined), self.dtype)
-        batch = self._check_batch(refined, "mix")
-        if batch % 2:
-            raise ValueError(f"ImageHistoryBuffer.mix: the batch size must be even, got {batch}")
-        half = batch // 2
-        if self.capacity < half:
-            raise ValueError(
-                f"ImageHistoryBuffer.mix: capacity {self.capacity} is smaller than half the "
-                f"batch ({half}); use a buffer of at least batch/2 images"
-            )
+        half = self._check_half(self._check_batch(refined, "mix"), "mix")
         current = refined[:half]
-        mixed = tf.cond(
-            self.size >= half,
-            lambda: tf.concat([current, self.sample(half)], axis=0),
-            lambda: refined,
-        )
-        self.add(current)
+        history = self._sample_unchecked(half)  # drawn before the buffer changes
+        mixed = tf.where(self.size.read_value() >= half, tf.concat([current, history], axis=0), refined)
+        self._store(current)
+        self._advance()
         return mixed
+
+    def discriminator_batch(
+        self, synthetic: tf.Tensor, refine: Callable[[tf.Tensor], tf.Tensor], static_shapes: bool = False
+    ) -> tf.Tensor:
+        """`mix(refine(x))` for the global batch x, refining only the images D will see.
+
+        `synthetic` is this replica's part of the global batch (all of it on one device).
+        Once the buffer holds b/2 images, D sees the global batch's first b/2 images
+        refined and b/2 history images, so only those first b/2 are refined: on one device
+        half the batch, under N replicas the replicas holding them. Returns this replica's
+        part of D's batch (buffer dtype) and stores the global first half in the buffer.
+        `static_shapes=True` (for XLA) refines the whole local batch instead: same result.
+        """
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync if context is not None else 1
+        local = self._check_batch(synthetic, "discriminator_batch")
+        half = self._check_half(local * replicas, "discriminator_batch")
+        replica_id = context.replica_id_in_sync_group if context is not None else 0
+        first = tf.cast(replica_id, tf.int32) * local
+        position = first + tf.range(local)  # of each local image in the global batch
+        is_current = position < half
+        full = self.size.read_value() >= half
+        n_refine = tf.where(full, tf.clip_by_value(half - first, 0, local), local)
+
+        def refined_part() -> tf.Tensor:
+            return tf.cast(refine(synthetic[:n_refine]), self.dtype)
+
+        if static_shapes:
+            refined = tf.cast(refine(synthetic), self.dtype)
+        else:
+            refined = tf.cond(n_refine > 0, refined_part, lambda: tf.zeros((0, *self.image_shape), self.dtype))
+            refined = tf.concat([refined, tf.zeros((local - n_refine, *self.image_shape), self.dtype)], axis=0)
+            refined = tf.ensure_shape(refined, (local, *self.image_shape))
+        history = tf.gather(self._sample_unchecked(half), tf.clip_by_value(position - half, 0, half - 1))
+        batch = tf.where((full & ~is_current)[:, None, None, None], history, refined)
+        # The global current half, the same on every replica: each replica puts its part in
+        # place, zeros elsewhere, and an all-reduce sums them.
+        mine = tf.boolean_mask(tf.range(local), is_current)
+        current = tf.scatter_nd(tf.gather(position, mine)[:, None], tf.gather(refined, mine), (half, *self.image_shape))
+        if replicas > 1:
+            current = context.all_reduce(tf.distribute.ReduceOp.SUM, current)
+        self._store(current)
+        self._advance()
+        return batch

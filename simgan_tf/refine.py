@@ -85,6 +85,35 @@ def output_names(files: list[Path], root: Path) -> list[Path]:
     return names
 
 
+def output_path(out: Path, name: str | os.PathLike) -> Path:
+    """`out / name`, refusing a name that would land outside `out` ('..', absolute, symlinks).
+
+    Output names come from data (file paths, dataset fields); one such as '../../x.png' must
+    never overwrite a file elsewhere.
+    """
+    target = out / name
+    root = out.resolve()
+    if Path(name).is_absolute() or not target.resolve().is_relative_to(root):
+        raise RefineError(f"output name {str(name)!r} would be written outside OUTPUT_DIR {out}; "
+                          "expected a path inside it")
+    return target
+
+
+def folder_model_shape(model: ImageRefiner) -> tuple[int, int, int]:
+    """The model's H, W, C, checked once before any file is read: folder images are 1 or 3 channels."""
+    height, width, channels = model.image_shape
+    if channels not in (1, 3):
+        raise RefineError(
+            f"MODEL {_model_name(model)}: input [batch, {height}, {width}, {channels}]; folder input "
+            "supports models with 1 (grayscale) or 3 (RGB) channels"
+        )
+    return height, width, channels
+
+
+def _model_name(model: ImageRefiner) -> str:
+    return str(getattr(model, "path", type(model).__name__))
+
+
 def _resize(array: np.ndarray, height: int, width: int) -> np.ndarray:
     import tensorflow as tf
 
@@ -110,7 +139,8 @@ def read_image(path: Path, shape: tuple[int, int, int], resize: bool) -> np.ndar
         if not resize:
             raise ValueError(
                 f"image is {array.shape[0]} x {array.shape[1]} (H x W); the model expects "
-                f"{height} x {width} (input [batch, {height}, {width}, {channels}]): pass --resize"
+                f"{height} x {width} (input [batch, {height}, {width}, {channels}]): pass --resize, "
+                "or use a model exported for this image size"
             )
         array = _resize(array, height, width)
     return array
@@ -141,8 +171,9 @@ def refine_folder(
     root, out = Path(input_dir), Path(output_dir)
     if not root.is_dir():
         raise RefineError(f"INPUT {root}: no such folder (or use tfds:NAME/CONFIG:SPLIT)")
+    shape = folder_model_shape(model)
     files = list_images(root)
-    names = output_names(files, root)
+    names = [output_path(out, name) for name in output_names(files, root)]
     report = RefineReport()
     bar = _progress(len(files)) if progress else None
     pending: list[tuple[Path, np.ndarray]] = []
@@ -151,14 +182,14 @@ def refine_folder(
         if not pending:
             return
         refined = model.refine_uint8(np.stack([img for _, img in pending]))
-        for (name, _), image in zip(pending, refined):
-            _write_png(out / name, image)
+        for (target, _), image in zip(pending, refined):
+            _write_png(target, image)
         report.written += len(pending)
         pending.clear()
 
-    for done, (source, name) in enumerate(zip(files, names), start=1):
+    for done, (source, target) in enumerate(zip(files, names), start=1):
         try:
-            pending.append((name, read_image(source, model.image_shape, resize)))
+            pending.append((target, read_image(source, shape, resize)))
         except ValueError as err:
             report.failed.append((str(source), str(err)))
             print(f"\nerror: {source}: {err}", file=sys.stderr, flush=True)
@@ -213,8 +244,14 @@ def refine_tfds(
     data_dir: str | None = None,
     manual_dir: str | None = None,
     progress: bool = True,
+    skip_bad: bool = False,
 ) -> RefineReport:
-    """Refine a TFDS split; images as NNNNNNNN.png plus every other feature in labels.jsonl."""
+    """Refine a TFDS split; images as NNNNNNNN.png plus every other feature in labels.jsonl.
+
+    Images are named by index, never by a `file_name` feature, so no dataset field picks an
+    output path. labels.jsonl appears only once every image is written: a run that stops
+    early leaves no labels file that looks complete.
+    """
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
@@ -222,7 +259,7 @@ def refine_tfds(
 
     name, split = parse_tfds_spec(spec)
     try:
-        builder = load_tfds_builder(name, data_dir, manual_dir)
+        builder = load_tfds_builder(name, data_dir, manual_dir, skip_bad)
     except DataError as err:
         raise RefineError(f"INPUT {spec}: {err}") from err
     key = _image_key(builder.info.features)
@@ -252,12 +289,13 @@ def refine_tfds(
     report = RefineReport()
     bar = _progress(total) if progress else None
     index = 0
-    with open(out / LABELS_FILE, "w") as labels:
+    partial = out / (LABELS_FILE + ".partial")
+    with open(partial, "w") as labels:
         for batch in tfds.as_numpy(ds.batch(batch_size)):
             refined = model.refine_uint8(batch[key])
             for i, image in enumerate(refined):
                 file = f"{index:08d}.png"
-                _write_png(out / file, image)
+                _write_png(output_path(out, file), image)
                 row = {"file": file, "index": index}
                 row.update({k: _jsonable(v[i]) for k, v in batch.items() if k != key})
                 labels.write(json.dumps(row) + "\n")
@@ -265,6 +303,7 @@ def refine_tfds(
             report.written += len(refined)
             if bar is not None:
                 bar.update(index)
+    os.replace(partial, out / LABELS_FILE)
     return report
 
 
@@ -292,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, help="TFLite interpreter threads (default: LiteRT's)")
     parser.add_argument("--data-dir", help="TFDS data directory for tfds: input")
     parser.add_argument("--manual-dir", help="TFDS manual directory (UnityEyes, MPIIGaze, ...) for tfds: input")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="tfds: input prepared from --manual-dir: log and leave out malformed source files "
+                        "instead of stopping at the first one")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -306,7 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         model = load_model(args.model, args.threads)
         if args.input.startswith(TFDS_PREFIX):
             report = refine_tfds(model, args.input, args.output_dir, args.batch_size, args.resize,
-                                 args.data_dir, args.manual_dir, progress=not args.quiet)
+                                 args.data_dir, args.manual_dir, progress=not args.quiet, skip_bad=args.skip_bad)
         else:
             report = refine_folder(model, args.input, args.output_dir, args.batch_size, args.resize,
                                    progress=not args.quiet)
@@ -315,8 +357,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(f"wrote {report.written} refined images to {args.output_dir}")
     if report.failed:
+        rest = "the others were written" if report.written else "none was written"
         print(f"simgan-refine: {len(report.failed)} of {report.written + len(report.failed)} images "
-              "failed (named above); the others were written", file=sys.stderr)
+              f"failed (named above); {rest}", file=sys.stderr)
         return 1
     return 0
 

@@ -28,7 +28,7 @@ SAMPLES_FILE = "samples.png"
 
 
 # Settings that may differ when resuming a run (they change how long or how often, not what).
-RESUMABLE_CHANGES = {"steps", "checkpoint_every", "log_every", "max_checkpoints"}
+RESUMABLE_CHANGES = {"steps", "checkpoint_every", "log_every", "max_checkpoints", "steps_per_call", "xla"}
 
 
 def preset_to_dict(preset: cfg.Preset) -> dict[str, Any]:

@@ -47,7 +47,19 @@ def build_parser(task: str) -> argparse.ArgumentParser:
     g.add_argument("--learning-rate", type=float, help="Adam learning rate of R and D")
     g.add_argument("--seed", type=int, help="random seed (weights, data order, history sampling)")
     g.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
-    g.add_argument("--log-every", type=int, help="steps between TensorBoard scalar writes")
+    g.add_argument("--log-every", type=int, help="steps between fetching the losses (progress, TensorBoard, NaN check)")
+
+    e = parser.add_argument_group("speed and scale")
+    e.add_argument("--strategy", choices=["default", "mirrored", "multiworker"], default="default",
+                   help="tf.distribute strategy: one device; all local GPUs (MirroredStrategy); several machines "
+                        "(MultiWorkerMirroredStrategy: start the same command on every machine with TF_CONFIG set). "
+                        "--batch-size is the global batch, split across replicas")
+    e.add_argument("--precision", choices=["float32", "mixed_bfloat16", "mixed_float16"],
+                   help="Keras dtype policy of R and D (losses stay float32; mixed_float16 adds loss scaling)")
+    e.add_argument("--xla", choices=["auto", "on", "off"],
+                   help="XLA-compile the updates: auto = the refiner's on one replica; on = both; off = none")
+    e.add_argument("--steps-per-call", type=int,
+                   help="steps run by one call of the compiled training function (fewer host round trips)")
 
     d = parser.add_argument_group("data")
     d.add_argument("--synthetic", help="synthetic (labeled) domain: TFDS name like 'procedural_eyes/simulator' "
@@ -96,6 +108,9 @@ def resolve_preset(args: argparse.Namespace, task: str) -> cfg.Preset:
         seed=args.seed,
         checkpoint_every=args.checkpoint_every,
         log_every=args.log_every,
+        precision=args.precision,
+        xla=args.xla,
+        steps_per_call=args.steps_per_call,
     )
     data_changes = {
         "synthetic": args.synthetic,
@@ -117,23 +132,25 @@ def default_run_dir(preset: cfg.Preset) -> Path:
     return Path("runs") / f"{preset.name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def run(preset: cfg.Preset, run_dir: Path, verbose: int = 1) -> dict:
+def run(preset: cfg.Preset, run_dir: Path, verbose: int = 1, strategy: str = "default") -> dict:
     """Train (or resume) and write samples.png and summary.json; returns the summary.
 
     `verbose`: 0 silent, 1 a progress bar, 2 one line per checkpoint (Keras conventions).
     """
-    from simgan_tf import data, run_io
+    from simgan_tf import data, run_io, strategies
     from simgan_tf.trainer import SimGAN
 
     started = time.time()
     d, t = preset.data, preset.training
+    distribution = strategies.make_strategy(strategy)
+    run_dir = strategies.writer_dir(run_dir, distribution)
     run_io.prepare_run_dir(run_dir, preset)  # before the datasets: a wrong run dir fails fast
     synthetic = data.image_dataset(d.synthetic, d.synthetic_split, preset.image, d.data_dir, d.manual_dir,
                                    t.seed, d.skip_bad, d.resize_method)
     real = data.image_dataset(d.real, d.real_split, preset.image, d.data_dir, d.manual_dir, t.seed + 1,
                               d.skip_bad, d.resize_method)
-    gan = SimGAN.from_preset(preset, run_dir=run_dir)
-    gan.fit(synthetic, real, verbose=verbose)
+    gan = SimGAN.from_preset(preset, run_dir=run_dir, strategy=distribution)
+    gan.fit(synthetic, real, verbose=verbose if strategies.is_chief(distribution) else 0)
     return run_io.write_run_outputs(gan, dict(gan.last_losses), data.take_images(synthetic, 8),
                                     data.take_images(real, 8), started)
 
@@ -157,7 +174,7 @@ def main(argv: Sequence[str] | None = None, task: str = "gaze") -> int:
     from simgan_tf.trainer import NonFiniteLossError
 
     try:
-        summary = run(preset, run_dir, verbose=2 if args.quiet else 1)
+        summary = run(preset, run_dir, verbose=2 if args.quiet else 1, strategy=args.strategy)
     except KeyboardInterrupt:
         print(f"Stopped. Resume with: python train_{task}.py --run-dir {run_dir} (same flags)", file=sys.stderr)
         return 130

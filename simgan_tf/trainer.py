@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from simgan_tf import config as cfg
-from simgan_tf import data, losses, run_io
+from simgan_tf import data, losses, run_io, strategies
 from simgan_tf.history import ImageHistoryBuffer
 from simgan_tf.models.discriminator import build_discriminator
 from simgan_tf.models.refiner import build_refiner
@@ -115,6 +115,7 @@ class SimGAN(keras.Model):
             self.discriminator_optimizer.build(self.discriminator.trainable_variables)
             self.history_buffer = ImageHistoryBuffer(capacity=t.buffer_size, image_shape=self.image_shape, seed=t.seed)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.loss_scales = self._make_loss_scales()
         self.optimizer = self.refiner_optimizer  # read by Keras callbacks (TensorBoard's learning_rate)
         self.stop_training = False
         self.built = True
@@ -135,7 +136,8 @@ class SimGAN(keras.Model):
     ) -> "SimGAN":
         """The paper's R and D for a preset ("gaze_quick", "gaze_paper", "hand_quick", "hand_paper").
 
-        `training_overrides` replace TrainingConfig fields (steps=..., psi=...). Weights are
+        `training_overrides` replace TrainingConfig fields (steps=..., psi=..., precision=...:
+        the networks are built under that Keras dtype policy). Weights are
         initialised from the training seed (this seeds Python, NumPy and TF globally), so a
         preset and a seed give the same network every time.
         """
@@ -143,9 +145,14 @@ class SimGAN(keras.Model):
         preset = cfg.with_overrides(preset, **training_overrides)
         strategy = strategy or tf.distribute.get_strategy()
         keras.utils.set_random_seed(preset.training.seed)
-        with strategy.scope():
-            refiner = build_refiner(preset.image, preset.refiner)
-            discriminator = build_discriminator(preset.image, preset.discriminator)
+        previous_policy = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(preset.training.precision)
+        try:
+            with strategy.scope():
+                refiner = build_refiner(preset.image, preset.refiner)
+                discriminator = build_discriminator(preset.image, preset.discriminator)
+        finally:
+            keras.config.set_dtype_policy(previous_policy)
         gan = cls(refiner, discriminator, preset.training, run_dir=run_dir, strategy=strategy, name=f"simgan_{preset.name}")
         gan.preset = preset
         gan.shuffle_buffer = preset.data.shuffle_buffer
@@ -157,8 +164,63 @@ class SimGAN(keras.Model):
         return self.refiner(images, training=training)
 
     def _make_optimizer(self, name: str) -> keras.optimizers.Optimizer:
-        t = self.training_config
-        return keras.optimizers.Adam(learning_rate=t.learning_rate, global_clipnorm=t.grad_clip_norm, name=name)
+        """Adam without Keras' own clipping: under tf.distribute Keras clips each replica's
+        gradient before the all-reduce; `_apply_update` clips the reduced one instead."""
+        return keras.optimizers.Adam(learning_rate=self.training_config.learning_rate, name=name)
+
+    def _make_loss_scales(self) -> dict[str, tf.Variable]:
+        """Dynamic loss scaling for float16 (as Keras' LossScaleOptimizer: start at 2^15,
+        halve on a non-finite gradient and skip the update, double after 2000 good ones)."""
+        if self.training_config.precision != "mixed_float16":
+            return {}
+        if self.strategy.num_replicas_in_sync > 1:
+            raise ValueError("precision mixed_float16 runs on one replica; under tf.distribute use "
+                             "mixed_bfloat16 (no loss scaling needed)")
+        scales = {}
+        for optimizer in ("refiner_adam", "discriminator_adam"):
+            scales[f"{optimizer}/loss_scale"] = tf.Variable(2.0 ** 15, trainable=False, name=f"{optimizer}_loss_scale")
+            scales[f"{optimizer}/good_updates"] = tf.Variable(0.0, trainable=False, name=f"{optimizer}_good_updates")
+        return scales
+
+    def _scaled(self, optimizer, loss: tf.Tensor) -> tf.Tensor:
+        """The loss to differentiate (inside the tape): times the loss scale under float16."""
+        scale = self.loss_scales.get(f"{optimizer.name}/loss_scale")
+        return loss * scale if scale is not None else loss
+
+    def _apply_update(self, optimizer, tape: tf.GradientTape, scaled_loss: tf.Tensor, variables) -> None:
+        """One optimizer update from this replica's (scaled) loss, with the gradient of the
+        whole global batch clipped to `grad_clip_norm` exactly as on one device."""
+        scale = self.loss_scales.get(f"{optimizer.name}/loss_scale")
+        grads = tape.gradient(scaled_loss, variables)
+        replicas = self.strategy.num_replicas_in_sync
+        if replicas > 1:
+            grads = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        if scale is not None:
+            grads = [tf.cast(g, tf.float32) / scale for g in grads]
+        clip = self.training_config.grad_clip_norm
+        if clip is not None:
+            grads, _ = tf.clip_by_global_norm(grads, clip)
+        if replicas > 1:
+            grads = [g / replicas for g in grads]  # the optimizer sums the replicas' gradients again
+        if scale is None:
+            optimizer.apply(grads, variables)
+            return
+        good = self.loss_scales[f"{optimizer.name}/good_updates"]
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+
+        def update() -> tf.Tensor:
+            optimizer.apply(grads, variables)
+            grow = good >= 1999.0
+            scale.assign(tf.where(grow, scale * 2.0, scale))
+            good.assign(tf.where(grow, 0.0, good + 1.0))
+            return tf.constant(True)
+
+        def skip() -> tf.Tensor:
+            scale.assign(scale * 0.5)
+            good.assign(0.0)
+            return tf.constant(False)
+
+        tf.cond(finite, update, skip)
 
     @property
     def total_steps(self) -> int:
@@ -197,21 +259,25 @@ class SimGAN(keras.Model):
                 logits = self.discriminator(refined, training=False) if adversarial else None
                 loss = losses.refiner_loss(logits, refined, synthetic, t.lambda_reg, t.psi,
                                            global_batch_size=self._global_batch(synthetic))
-            grads = tape.gradient(loss["total"], self.refiner.trainable_variables)
-            self.refiner_optimizer.apply_gradients(zip(grads, self.refiner.trainable_variables))
+                scaled = self._scaled(self.refiner_optimizer, loss["total"])
+            self._apply_update(self.refiner_optimizer, tape, scaled, self.refiner.trainable_variables)
             return {"r_adversarial": loss["adversarial"], "r_self_reg": loss["self_reg"], "r_total": loss["total"]}
 
+        def refine(images: tf.Tensor) -> tf.Tensor:
+            return tf.cast(self.refiner(images, training=False), tf.float32)
+
         def discriminator_replica_step(synthetic: tf.Tensor, real: tf.Tensor) -> dict[str, tf.Tensor]:
-            refined = self.refiner(synthetic, training=False)
-            if t.use_history:
-                refined = self.history_buffer.mix(refined)
+            # With the history buffer D sees b/2 refined and b/2 history images: only the
+            # b/2 it sees are refined.
+            refined = (self.history_buffer.discriminator_batch(synthetic, refine, static_shapes=t.xla == "on")
+                       if t.use_history else refine(synthetic))
             with tf.GradientTape() as tape:
                 logits_refined = self.discriminator(refined, training=True)
                 logits_real = self.discriminator(real, training=True)
                 loss = losses.discriminator_loss(logits_refined, logits_real,
                                                  global_batch_size=self._global_batch(real))
-            grads = tape.gradient(loss["total"], self.discriminator.trainable_variables)
-            self.discriminator_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
+                scaled = self._scaled(self.discriminator_optimizer, loss["total"])
+            self._apply_update(self.discriminator_optimizer, tape, scaled, self.discriminator.trainable_variables)
             return {
                 "d_refined": loss["refined"],
                 "d_real": loss["real"],
@@ -227,12 +293,14 @@ class SimGAN(keras.Model):
                 out[key] = self.strategy.reduce(op, value, axis=None)
             return out
 
-        # XLA fuses the refiner's many small convolutions, paddings and additions, which made
-        # the R step faster on CPU; the D step stays a plain graph (XLA made it slower), and so
-        # does everything under a multi-replica strategy, whose apply_gradients all-reduces.
-        # docs/results/README.md has the timings.
-        if self.strategy.num_replicas_in_sync == 1:
+        # XLA (TrainingConfig.xla): "auto" compiles the R update on one replica only; under a
+        # multi-replica strategy the all-reduces stay outside XLA. benchmarks/train_step.py
+        # measures each choice.
+        single = self.strategy.num_replicas_in_sync == 1
+        if t.xla == "on" or (t.xla == "auto" and single):
             refiner_replica_step = tf.function(refiner_replica_step, jit_compile=True)
+        if t.xla == "on":
+            discriminator_replica_step = tf.function(discriminator_replica_step, jit_compile=True)
 
         @tf.function
         def pretrain_refiner_step(synthetic):
@@ -247,9 +315,42 @@ class SimGAN(keras.Model):
             out = self.strategy.run(discriminator_replica_step, args=(synthetic, real))
             return reduce(out, mean_keys=("d_acc_refined", "d_acc_real"))
 
+        replicas = self.strategy.num_replicas_in_sync
+
+        def per_replica(batch: tf.Tensor):
+            """Replica r's slice [r * m, (r + 1) * m) of a global batch (every worker reads the
+            same global batches: the pipelines are seeded alike)."""
+            if replicas == 1:
+                return batch
+            if batch.shape[0] is None or batch.shape[0] % replicas:
+                raise ValueError(f"batch_size {batch.shape[0]} must be a multiple of the {replicas} replicas")
+            m = batch.shape[0] // replicas
+            return self.strategy.experimental_distribute_values_from_function(
+                lambda context: batch[context.replica_id_in_sync_group * m:(context.replica_id_in_sync_group + 1) * m])
+
+        def run_steps(phase: str, synthetic_iter, real_iter, count: int) -> dict[str, tf.Tensor]:
+            """`count` steps of `phase` in one graph: batches come from the iterators inside
+            it and the losses stay on the device until the host asks for them."""
+            out: dict[str, tf.Tensor] = {}
+            for _ in range(count):
+                if phase == PHASES[0]:
+                    out = reduce(self.strategy.run(refiner_replica_step, args=(per_replica(next(synthetic_iter)), False)))
+                elif phase == PHASES[1]:
+                    out = reduce(self.strategy.run(discriminator_replica_step, args=(per_replica(next(synthetic_iter)), per_replica(next(real_iter)))),
+                                 mean_keys=("d_acc_refined", "d_acc_real"))
+                else:
+                    for _ in range(t.k_g):
+                        out.update(reduce(self.strategy.run(refiner_replica_step, args=(per_replica(next(synthetic_iter)), True))))
+                    for _ in range(t.k_d):
+                        d_out = self.strategy.run(discriminator_replica_step, args=(per_replica(next(synthetic_iter)), per_replica(next(real_iter))))
+                        out.update(reduce(d_out, mean_keys=("d_acc_refined", "d_acc_real")))
+                self.step.assign_add(1)
+            return out
+
         self.pretrain_refiner_step = pretrain_refiner_step
         self.refiner_step = refiner_step
         self.discriminator_step = discriminator_step
+        self.run_steps = tf.function(run_steps)
 
     # ----------------------------------------------------------------------------------
     def _checkpoint_objects(self, iterators: dict[str, Any]) -> dict[str, Any]:
@@ -260,6 +361,8 @@ class SimGAN(keras.Model):
             discriminator_optimizer=self.discriminator_optimizer,
             history=self.history_buffer,
             step=self.step,
+            **({"loss_scales": tf.train.Checkpoint(**{k.replace("/", "_"): v for k, v in self.loss_scales.items()})}
+               if self.loss_scales else {}),
             **iterators,
         )
 
@@ -305,13 +408,16 @@ class SimGAN(keras.Model):
             run_io.prepare_run_dir(self.run_dir, self.preset)
         synthetic_ds = data.image_stream(synthetic, self.image_shape, t.batch_size, t.seed, self.shuffle_buffer, "synthetic")
         real_ds = data.image_stream(real, self.image_shape, t.batch_size, t.seed + 1, self.shuffle_buffer, "real")
-        synthetic_iter = iter(self.strategy.experimental_distribute_dataset(synthetic_ds))
-        real_iter = iter(self.strategy.experimental_distribute_dataset(real_ds))
+        # Plain iterators over the global batches: they can be checkpointed (tf.distribute's
+        # distributed iterators cannot), so a resumed run continues the data stream exactly;
+        # `_per_replica` hands each replica its slice.
+        synthetic_iter = iter(synthetic_ds)
+        real_iter = iter(real_ds)
         start = self.restore_or_initialize({"synthetic_iterator": synthetic_iter, "real_iterator": real_iter})
         # The TensorBoard preview comes from iterators of its own, made after the training ones:
         # the training iterators (and so a resumed run's data order) never see it.
-        preview_synthetic = _first_replica(next(iter(synthetic_ds)))[:4]
-        preview_real = _first_replica(next(iter(real_ds)))[:4]
+        preview_synthetic = next(iter(synthetic_ds))[:4]
+        preview_real = next(iter(real_ds))[:4]
         end = self.total_steps if max_steps is None else min(self.total_steps, start + max_steps)
         if start and verbose:
             print(f"Resuming from step {start} ({self.phase_of(start)}) in {self.run_dir}", flush=True)
@@ -329,13 +435,13 @@ class SimGAN(keras.Model):
         epoch_sums: dict[str, list[float]] = {}
         callback_list.on_train_begin()
         step = start
+        interval = {"started": time.perf_counter(), "images": 0, "steps": 0}
         try:
             while step < end and not interrupted["flag"] and not self.stop_training:
                 epoch, batch = divmod(step, every)
                 if batch == 0 or step == start:
                     callback_list.on_epoch_begin(epoch)
                     epoch_sums = {}
-                callback_list.on_train_batch_begin(batch)
                 phase = self.phase_of(step)
                 if phase == "adversarial":
                     rate = self.learning_rate_at(step - t.pretrain_r_steps - t.pretrain_d_steps)
@@ -343,26 +449,33 @@ class SimGAN(keras.Model):
                         self.refiner_optimizer.learning_rate.assign(rate)
                         self.discriminator_optimizer.learning_rate.assign(rate)
                         current_lr = rate
-                started = time.perf_counter()
-                values, images = self._run_unit(phase, synthetic_iter, real_iter)
-                elapsed = time.perf_counter() - started
-                self._check_finite(values, step)
+                count = self._steps_this_call(step, end)
+                callback_list.on_train_batch_begin(batch)
+                out = self.run_steps(phase, synthetic_iter, real_iter, count)
+                step += count
+                interval["images"] += count * self._images_per_step(phase)
+                interval["steps"] += count
+                fetch = step % t.log_every == 0 or step % every == 0 or step == end or self.phase_of(step) != phase
+                if not fetch:
+                    continue
+                values = _to_floats(out)  # the host waits for the device here only
+                elapsed = time.perf_counter() - interval["started"]
+                self._check_finite(values, step - 1)
                 stats = self.stats[phase]
-                stats.steps += 1
-                stats.images += images
+                stats.steps += interval["steps"]
+                stats.images += interval["images"]
                 stats.seconds += elapsed
-                self.step.assign_add(1)
-                step += 1
+                rate_now = interval["images"] / max(elapsed, 1e-9)
                 self.last_losses.update(values)
                 for key, value in values.items():
                     epoch_sums.setdefault(key, []).append(value)
-                callback_list.on_train_batch_end(batch, dict(values))
-                if step % t.log_every == 0 or step == end:
-                    self._write_scalars(writer, step, phase, values, images / max(elapsed, 1e-9))
+                callback_list.on_train_batch_end((step - 1) % every, dict(values))
+                self._write_scalars(writer, step, phase, values, rate_now)
                 if step % every == 0 or step == end:
                     self.save_checkpoint()
                     self._write_images(writer, step, preview_synthetic, preview_real)
                     callback_list.on_epoch_end(epoch, {k: float(np.mean(v)) for k, v in epoch_sums.items()})
+                interval = {"started": time.perf_counter(), "images": 0, "steps": 0}
         except KeyboardInterrupt:
             interrupted["flag"] = True
         finally:
@@ -376,26 +489,30 @@ class SimGAN(keras.Model):
         callback_list.on_train_end(dict(self.last_losses))
         return self.history
 
-    def _run_unit(self, phase: str, synthetic_iter, real_iter) -> tuple[dict[str, float], int]:
-        """One step of progress; returns its loss terms and the images refined in it."""
+    def _steps_this_call(self, step: int, end: int) -> int:
+        """`steps_per_call`, or 1 where that would cross a log, checkpoint, phase or
+        learning-rate boundary (two call sizes at most: two traces of the graph)."""
         t = self.training_config
-        if phase == "pretrain_refiner":
-            return _to_floats(self.pretrain_refiner_step(next(synthetic_iter))), t.batch_size
-        if phase == "pretrain_discriminator":
-            return _to_floats(self.discriminator_step(next(synthetic_iter), next(real_iter))), t.batch_size
-        values: dict[str, float] = {}
-        for _ in range(t.k_g):
-            values.update(_to_floats(self.refiner_step(next(synthetic_iter))))
-        for _ in range(t.k_d):
-            values.update(_to_floats(self.discriminator_step(next(synthetic_iter), next(real_iter))))
-        return values, t.batch_size * (t.k_g + t.k_d)
+        n = t.steps_per_call
+        if n == 1:
+            return 1
+        adversarial_start = t.pretrain_r_steps + t.pretrain_d_steps
+        boundaries = [end, t.pretrain_r_steps, adversarial_start, *(adversarial_start + b for b in t.lr_boundaries)]
+        boundaries += [(step // k + 1) * k for k in (t.log_every, t.checkpoint_every)]
+        room = min(b for b in boundaries if b > step) - step
+        return n if n <= room else 1
+
+    def _images_per_step(self, phase: str) -> int:
+        t = self.training_config
+        return t.batch_size * ((t.k_g + t.k_d) if phase == "adversarial" else 1)
 
     def _check_finite(self, values: dict[str, float], step: int) -> None:
         bad = {k: v for k, v in values.items() if not math.isfinite(v)}
         if bad:
             last = self.manager.latest_checkpoint if self.manager else None
             raise NonFiniteLossError(
-                f"non-finite loss at step {step} ({self.phase_of(step)}): {bad}. Training stopped; "
+                f"non-finite loss by step {step} ({self.phase_of(step)}; losses are checked every "
+                f"log_every={self.training_config.log_every} steps): {bad}. Training stopped; "
                 f"the last good checkpoint is {last or 'none (no checkpoint written yet)'}. "
                 "Try a lower --learning-rate or a different --lambda-reg."
             )
@@ -409,7 +526,7 @@ class SimGAN(keras.Model):
 
     def _write_images(self, writer, step: int, synthetic: tf.Tensor, real: tf.Tensor) -> None:
         """A synthetic | refined | real grid in TensorBoard, always of the same images."""
-        refined = self.refiner(synthetic, training=False)
+        refined = tf.cast(self.refiner(synthetic, training=False), tf.float32)
         row = lambda x: tf.concat(tf.unstack(x), axis=1)  # noqa: E731
         grid = tf.concat([row(synthetic), row(refined), row(real)], axis=0)
         with writer.as_default(step=step):
@@ -420,7 +537,7 @@ class SimGAN(keras.Model):
         images = images.numpy() if tf.is_tensor(images) else np.asarray(images)
         stored = images.dtype if images.dtype in (np.uint8, np.uint16) else None
         floats = data.to_model_range(images).numpy() if stored is not None else images.astype(np.float32)
-        outputs = [self.refiner(floats[i : i + batch_size], training=False).numpy()
+        outputs = [tf.cast(self.refiner(floats[i : i + batch_size], training=False), tf.float32).numpy()
                    for i in range(0, len(floats), batch_size)]
         refined = np.concatenate(outputs, axis=0) if outputs else floats[:0]
         return data.from_model_range(refined, stored).numpy() if stored is not None else refined
@@ -431,12 +548,6 @@ class SimGAN(keras.Model):
 
 def _to_floats(values: dict[str, tf.Tensor]) -> dict[str, float]:
     return {k: float(v.numpy()) for k, v in values.items()}
-
-
-def _first_replica(value: Any) -> tf.Tensor:
-    if hasattr(value, "values"):
-        return value.values[0]
-    return value
 
 
 def _install_sigterm_handler(flag: dict[str, bool]):

@@ -135,7 +135,7 @@ def test_checkpoint_round_trip(tmp_path):
         saved.mix(b)
     assert not np.array_equal(saved.images.numpy(), reference.images.numpy())
     ckpt.restore(path).assert_consumed()
-    fresh = ImageHistoryBuffer(6, SHAPE, seed=999)  # a different seed: the RNG state is restored
+    fresh = ImageHistoryBuffer(6, SHAPE, seed=999)  # a different seed: seed and counter are restored
     tf.train.Checkpoint(history=fresh).restore(path).assert_consumed()
 
     for buf in (saved, fresh):
@@ -188,6 +188,7 @@ def test_mix_casts_to_buffer_dtype():
 
 _DISTRIBUTED_SCRIPT = r"""
 import json, sys
+import numpy as np
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
@@ -196,44 +197,61 @@ from simgan_tf.history import ImageHistoryBuffer
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 with strategy.scope():
     buf = ImageHistoryBuffer(6, (1, 1, 1), seed=0)
-step = tf.function(lambda x: strategy.run(buf.mix, args=(x,)))
-# Global batch 8 -> 4 per replica; image values say which step and replica made them.
+single = ImageHistoryBuffer(6, (1, 1, 1), seed=0)  # one device, the same global batches
+calls = {"n": 0}
+def refine(x):
+    calls["n"] += 1
+    return x + 1000.0  # tells refined images from history ones
+step = tf.function(lambda x: strategy.run(buf.discriminator_batch, args=(x, refine)))
 data = tf.data.Dataset.range(48).map(lambda i: tf.fill((1, 1, 1), tf.cast(i, tf.float32)))
-outputs = []
-for x in strategy.experimental_distribute_dataset(data.batch(8, drop_remainder=True)):
+outputs, expected = [], []
+for x, g in zip(strategy.experimental_distribute_dataset(data.batch(8, drop_remainder=True)),
+                data.batch(8, drop_remainder=True)):
     out = step(x)
-    outputs.append([r.numpy().ravel().tolist() for r in strategy.experimental_local_results(out)])
+    outputs.append(np.concatenate([r.numpy() for r in strategy.experimental_local_results(out)]).ravel().tolist())
+    expected.append(single.mix(refine(g)).numpy().ravel().tolist())
 buffers = [v.numpy().ravel().tolist() for v in buf.images.values]
-sizes = [int(v.numpy()) for v in buf.size.values]
 path = tf.train.Checkpoint(history=buf).save(sys.argv[1])
 with strategy.scope():
     restored = ImageHistoryBuffer(6, (1, 1, 1), seed=1)
 tf.train.Checkpoint(history=restored).restore(path).assert_consumed()
-print(json.dumps({"outputs": outputs, "buffers": buffers, "sizes": sizes,
-                  "restored": [v.numpy().ravel().tolist() for v in restored.images.values]}))
+print(json.dumps({"outputs": outputs, "expected": expected, "buffers": buffers,
+                  "single": single.images.numpy().ravel().tolist(),
+                  "restored": [v.numpy().ravel().tolist() for v in restored.images.values],
+                  "restored_counter": [int(v.numpy()) for v in restored.counter.values]}))
 """
 
 
-def test_per_replica_buffers_under_mirrored_strategy(tmp_path):
-    """Two logical CPUs (a fresh process: devices are fixed once TF has started)."""
+def test_synchronized_buffer_under_mirrored_strategy_equals_one_device(tmp_path):
+    """Two logical CPUs, global batch 8: every step D sees exactly what one device with the
+    same global batches sees, both replicas hold the one-device buffer, and a checkpoint
+    restores it into every replica (a fresh process: devices are fixed once TF has started)."""
     import json
 
     from conftest import run_python
 
     result = json.loads(run_python(_DISTRIBUTED_SCRIPT, str(tmp_path / "ckpt"), timeout=120))
-    # Replica r of step t got images 8t + 4r .. 8t + 4r + 3.
-    own = [set(), set()]
-    for t, per_replica in enumerate(result["outputs"]):
-        for r, out in enumerate(per_replica):
-            current = [8 * t + 4 * r + i for i in range(4)]
-            if t == 0:
-                assert out == current
-            else:
-                assert out[:2] == current[:2]
-                assert set(out[2:]) <= own[r] and len(set(out[2:])) == 2  # its own history
-            own[r].update(current[:2])
-    assert result["sizes"] == [6, 6]
-    for r in range(2):
-        assert set(result["buffers"][r]) <= own[r]
-    assert result["buffers"][0] != result["buffers"][1]
-    assert result["restored"] == [result["buffers"][0]] * 2
+    assert result["outputs"] == result["expected"]
+    assert result["outputs"][0] == [1000.0 + i for i in range(8)]  # empty buffer: all refined
+    later = result["outputs"][3]
+    assert later[:4] == [1000.0 + 24 + i for i in range(4)] and all(v >= 1000 for v in later[4:])
+    assert result["buffers"] == [result["single"]] * 2
+    assert result["restored"] == [result["single"]] * 2
+    assert result["restored_counter"][0] == result["restored_counter"][1] > 0
+
+
+def test_discriminator_batch_refines_only_what_d_sees():
+    buf = ImageHistoryBuffer(8, SHAPE, seed=0)
+    refined_sizes = []
+
+    def refine(x):
+        refined_sizes.append(int(x.shape[0]))
+        return x + 100.0
+
+    first = tags(buf.discriminator_batch(tagged([1, 2, 3, 4]), refine))
+    second = tags(buf.discriminator_batch(tagged([5, 6, 7, 8]), refine))
+    assert refined_sizes == [4, 2]  # empty buffer: all 4; afterwards only the 2 D sees
+    np.testing.assert_array_equal(first, [101, 102, 103, 104])
+    np.testing.assert_array_equal(second[:2], [105, 106])
+    assert sorted(second[2:]) == [101, 102]
+    np.testing.assert_array_equal(tags(buf.images)[:4], [101, 102, 105, 106])

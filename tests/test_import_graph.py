@@ -13,7 +13,7 @@ from conftest import REPO_ROOT
 # Layer of each module, lowest first; a module may import its own layer or lower ones.
 LAYERS: dict[str, int] = {
     # 1 foundation: settings, maths, figures; no training machinery
-    "simgan_tf.runtime": 1, "simgan_tf.config": 1, "simgan_tf.losses": 1, "simgan_tf.history": 1,
+    "simgan_tf.runtime": 1, "simgan_tf.strategies": 1, "simgan_tf.config": 1, "simgan_tf.losses": 1, "simgan_tf.history": 1,
     "simgan_tf.metrics": 1, "simgan_tf.viz": 1, "simgan_tf.label_preservation": 1,
     "simgan_tf.export.settings": 1, "simgan_tf.export.contract": 1, "simgan_tf.experiments.layout": 1,
     # 2 data and networks

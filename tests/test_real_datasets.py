@@ -372,3 +372,118 @@ def test_tfds_builder_skip_bad_keyword(tmp_path):
     builder = tfds.builder("unity_eyes", data_dir=tmp_path / "lenient", skip_bad=True)
     builder.download_and_prepare(download_config=config)
     assert builder.info.splits["train"].num_examples == 3
+
+
+# --- genuine files from the real datasets (../shared/real_samples; skipped in a user's clone) -----
+
+REAL_SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "real_samples"
+
+
+def real_sample(relative: str) -> Path:
+    """A genuine dataset file, read in place (never copied; see its SOURCES.md for licences)."""
+    path = REAL_SAMPLES / relative
+    if not path.exists():
+        pytest.skip(f"{path} is absent (real samples live outside the project)")
+    return path
+
+
+def test_genuine_unity_json_crops_an_800x600_render(tmp_path):
+    json_path = real_sample("unity_eyes/imgs/1.json")
+    data = unity.read_json(json_path)
+    # Unity writes tiny floats in E-notation; the vector parser reads them as numbers.
+    tiny = data["eye_region_details"]["pca_shape_coeffs"][-1]
+    assert tiny == "1.924006E-17"
+    np.testing.assert_array_equal(parse_vector(f"({tiny}, 0, 1)", 3, json_path, "x"), [1.924006e-17, 0, 1])
+    # The matching render (not committed upstream) is 800 x 600; a flat one stands in for it.
+    jpg = tmp_path / "1.jpg"
+    Image.fromarray(np.full((600, 800, 3), 128, np.uint8)).save(jpg)
+    ex = unity.load_example(jpg, json_path)
+    look = np.array([0.3404, -0.3879, -0.8566])  # "(0.3404, 0.3879, -0.8566, 0.0000)", y flipped
+    np.testing.assert_allclose(ex["gaze"], look / np.linalg.norm(look), atol=1e-6)
+    # The crop is 1.5 x the eyelid width: the eyelid spans output x 55/6 - 0.5 .. 5 * 55/6 - 0.5.
+    eyelid_x = ex["eyelid_landmarks"][:, 0]
+    np.testing.assert_allclose([eyelid_x.min(), eyelid_x.max()], [55 / 6 - 0.5, 5 * 55 / 6 - 0.5], atol=1e-3)
+    assert np.all((ex["pupil_center"] > 0) & (ex["pupil_center"] < [55, 35]))
+    # Landmark y runs bottom-up: the iris (y about 350 of 600 from the bottom) sits above the middle
+    # of the eyelid box (y 275-358 from the bottom); unflipped it would sit below.
+    assert ex["image"].shape == GAZE_IMAGE.shape and ex["pupil_center"][1] < (35 - 1) / 2
+
+
+def test_genuine_mpii_evaluation_lists_parse(tmp_path):
+    list_dir = real_sample("mpii_gaze") / mpii.EVAL_LIST_DIR
+    lists = sorted(list_dir.glob("p*.txt"))
+    assert [p.stem for p in lists] == [f"p{i:02d}" for i in range(15)]
+    for path in lists:
+        entries = [mpii.parse_eval_line(line, f"{path}:{n}") for n, line in mpii.read_eval_list(path)]
+        assert len(entries) == 3000 and sum(side == "left" for _, _, side in entries) == 1500
+    first = mpii.read_eval_list(lists[0])[0]
+    assert mpii.parse_eval_line(first[1], "p00.txt:1") == ("day08", "0069.jpg", "left")
+
+    # The genuine p00 list against .mat files holding exactly the images it names.
+    root = tmp_path / "MPIIGaze"
+    (root / mpii.EVAL_LIST_DIR).mkdir(parents=True)
+    (root / mpii.EVAL_LIST_DIR / "p00.txt").symlink_to(lists[0])
+    by_day: dict[str, list[str]] = {}
+    for _, line in mpii.read_eval_list(lists[0]):
+        day, name, _ = mpii.parse_eval_line(line, "p00.txt")
+        by_day.setdefault(day, []).append(name)
+    folder = root / mpii.NORMALIZED_DIR / "p00"
+    folder.mkdir(parents=True)
+    for day, names in by_day.items():
+        names = sorted(set(names))
+        cells = np.empty((len(names), 1), dtype=object)
+        cells[:, 0] = names
+        eye = {"gaze": np.tile([0.0, 0.0, -1.0], (len(names), 1)), "image": np.zeros((len(names), 36, 60), np.uint8)}
+        scipy.io.savemat(folder / f"{day}.mat", {"data": {"left": eye, "right": eye}, "filenames": cells})
+    examples = mpii.eval_subset_examples(root)
+    described = [(key, ex["file_name"], ex["eye"]) for key, ex in (next(examples) for _ in range(2))]
+    assert described[0] == ("p00/00001", "day08/0069.jpg", "left")
+
+
+def test_genuine_matlab_files_of_another_kind_are_named():
+    face_model = real_sample("mpii_gaze/6 points-based face model.mat")
+    with pytest.raises(BadInputError, match=r"face model\.mat: variable 'data' is missing; expected an MPIIGaze"):
+        mpii.load_day(face_model)
+    predictions = real_sample("nyu_hand/dataset/test/test_predictions.mat")
+    with pytest.raises(BadInputError, match=r"test_predictions\.mat: variable 'joint_uvd' is missing"):
+        nyu.load_joints(predictions)
+
+
+def write_depth(path: Path, depth_mm: np.ndarray) -> None:
+    depth = depth_mm.astype(np.int32)
+    write_rgb_png(path, np.stack([np.zeros_like(depth), depth // 256, depth % 256], axis=-1))
+
+
+def test_genuine_nyu_depth_fill_is_background(tmp_path):
+    png = real_sample("nyu_hand/dataset/test/depth_1_0000001.png")
+    raw = read_depth_png(png, nyu.FRAME_SIZE)
+    assert raw.min() == 731 and raw.max() == nyu.NO_READING_MM and not np.any(raw == 0)
+    depth = nyu.read_frame_depth(png)
+    np.testing.assert_array_equal(depth == 0, raw == nyu.NO_READING_MM)  # 61 % of the frame
+    # NYU's own predictions for this frame put the evaluation joints on the hand (735-778 mm);
+    # two fingertip estimates fall just off its silhouette, onto the fill (read as 0 now).
+    predictions = scipy.io.loadmat(real_sample("nyu_hand/dataset/test/test_predictions.mat"))
+    uv = predictions["pred_joint_uvconf"][0, 0, nyu.EVAL_JOINTS, :2]
+    on_hand = depth[np.round(uv[:, 1]).astype(int), np.round(uv[:, 0]).astype(int)]
+    hand = (on_hand > 700) & (on_hand < 800)
+    assert hand.sum() == 12 and np.all(hand | (on_hand == 0))
+
+    # One test frame: the genuine Kinect depth, a stand-in synthetic hand (the near blob) with the
+    # same 2001 mm fill as background, and joint_data.mat built from the predictions.
+    folder = tmp_path / "test"
+    folder.mkdir()
+    (folder / "depth_1_0000001.png").symlink_to(png)
+    near = (depth > 0) & (depth < 900)
+    write_depth(folder / "synthdepth_1_0000001.png", np.where(near, depth, nyu.NO_READING_MM))
+    uvd = np.zeros((1, 1, nyu.NUM_JOINTS, 3))
+    uvd[0, 0, :, :2] = predictions["pred_joint_uvconf"][0, 0, :, :2]
+    uvd[0, 0, nyu.EVAL_JOINTS, 2] = np.where(hand, on_hand, np.median(on_hand[hand]))
+    scipy.io.savemat(folder / "joint_data.mat", {"joint_uvd": uvd})
+    (key, ex), = nyu.generate_examples(folder, "depth")
+    rows, cols = np.nonzero(near)
+    side = nyu.CROP_SCALE * max(np.ptp(rows) + 1, np.ptp(cols) + 1)
+    np.testing.assert_allclose(ex["crop_box"][2:], [side, side])  # the near blob's box, not the frame's
+    assert 731 <= ex["depth_center_mm"] < 900
+    image = ex["image"][..., 0]
+    assert np.mean(image == nyu.BACKGROUND) > 0.3 and np.mean(image < nyu.BACKGROUND) > 0.05
+    assert np.all((ex["joints_uvd"][:, :2] >= 0) & (ex["joints_uvd"][:, :2] < 224))

@@ -98,7 +98,7 @@ def test_non_finite_loss_stops_and_keeps_last_checkpoint(tiny, tmp_path):
     bad = np.full((12 * b, *tiny.image.shape), np.nan, dtype="float32")
     synthetic = tf.data.Dataset.from_tensor_slices(np.concatenate([good, bad])).batch(b, drop_remainder=True)
     trainer = SimGAN.from_preset(tiny, run_dir=tmp_path)
-    with pytest.raises(NonFiniteLossError, match=r"non-finite loss at step 4 .*last good checkpoint is .*ckpt-4"):
+    with pytest.raises(NonFiniteLossError, match=r"non-finite loss by step 4 .*last good checkpoint is .*ckpt-4"):
         trainer.fit(synthetic, _stream(tiny, 1), verbose=False)
     latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
     assert run_io.checkpoint_step(latest) == 4

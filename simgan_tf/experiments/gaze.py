@@ -343,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", required=True, help="output folder: results.json, table.md, curves.png, per-seed files")
     parser.add_argument("--preset", default="quick", choices=sorted(EXPERIMENT_PRESETS),
-                        help="experiment size: quick (2 CPU cores, <= 45 min), paper (GPU), smoke (tests)")
+                        help="experiment size: quick (sized for a 2-core CPU), paper (GPU), smoke (tests)")
     parser.add_argument("--smoke", action="store_true", help="same as --preset smoke: tiny everything, ~1 minute")
     parser.add_argument("--seeds", type=int, help="number of seeds (default: the preset's, 3 for quick/paper)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")

@@ -50,15 +50,8 @@ class ExperimentSettings:
 
 
 # ---------------------------------------------------------------------------------------
-# quick: the default, sized for 2 CPU cores and <= 45 minutes for 3 seeds (15 min a seed).
-# Measured on this 2-core machine (python -m simgan_tf.experiments.gaze logs images/s per
-# training): a 32-filter gaze refiner trains at ~70 images/s at batch 32, a 16-filter one
-# ~2.4x faster (~170 images/s); the paper's gaze CNN trains at ~90-110 images/s (batch 32-128)
-# and predicts at ~300 images/s. Per seed: 3 refiner trainings of ~19k images (~2 min each),
-# 7 estimator trainings of 4096 images (~45 s each), refinement, evaluation and critics.
-# Measured end to end on an idle 2-core machine (docs/results/gaze_quick): 36.6 min for 3 seeds
-# with the BFC CPU allocator (simgan_tf.runtime) and XLA-compiled refiner steps; 49.2 min
-# before both (estimator trainings swung between ~48 and ~85 images/s, refiners ~150 s).
+# quick: the default, sized for a 2-core CPU: three refiners (main and two ablations), seven
+# estimators and two critics a seed. docs/results/README.md has the measured times.
 QUICK_REFINER = dataclasses.replace(
     cfg.with_overrides(
         cfg.GAZE_QUICK,
@@ -70,8 +63,8 @@ QUICK_REFINER = dataclasses.replace(
         log_every=10,
     ),
     name="gaze_quick_experiment",
-    # 16 filters (gaze_quick: 32, paper: 64): 2.4x faster, so three refiners a seed get 150
-    # adversarial iterations each instead of ~60 within the 45-minute budget.
+    # 16 filters (gaze_quick: 32, paper: 64): cheaper per image, so three refiners a seed get
+    # more adversarial iterations within the same CPU budget.
     refiner=dataclasses.replace(cfg.GAZE_QUICK.refiner, filters=16),
 )
 
@@ -82,7 +75,7 @@ QUICK = ExperimentSettings(
     estimator=dataclasses.replace(cfg.GAZE_QUICK.gaze_estimator, batch_size=32),
     train_images=1000,  # N; the 4x rows get 4000
     scale_factor=4,
-    estimator_steps=128,  # 4096 images a training (~45 s): 1x rows see each image ~4x, 4x rows ~1x
+    estimator_steps=128,  # 4096 images a training : 1x rows see each image ~4x, 4x rows ~1x
     real_images=8000,  # unlabeled target images for the refiner (it draws ~6k over the run)
     test_images=1000,  # first 1000 of camera_labeled/test: mean error to ~0.3 degrees
     # 750 + 750 training images, batch 32, 8 epochs (~375 steps): weaker schedules left even

@@ -47,6 +47,7 @@ class SourceSpec:
     oracle_labels: str | None = None
     data_dir: str | None = None
     manual_dir: str | None = None
+    skip_bad: bool = False  # leave out (and log) bad files and CSV rows instead of stopping
 
     def validate(self) -> None:
         """Folder and CSV come in pairs; a custom real domain needs its own test/oracle data."""
@@ -82,7 +83,7 @@ def _take_tfds(name: str, split: str, image: ImageSpec, count: int | None, keys:
                spec: SourceSpec, optional_keys: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     """The first `count` examples of a TFDS split as numpy arrays of `keys` (+ image, + those
     of `optional_keys` the dataset has)."""
-    ds = data.raw_dataset(name, split, image, spec.data_dir, spec.manual_dir)
+    ds = data.raw_dataset(name, split, image, spec.data_dir, spec.manual_dir, skip_bad=spec.skip_bad)
     missing = [k for k in keys if k not in ds.element_spec]
     if missing:
         raise data.DataError(f"dataset {name}[{split}] lacks labels {missing}: it has {sorted(ds.element_spec)}")
@@ -114,7 +115,7 @@ def _first(labeled: LabeledImages, count: int | None, what: str) -> LabeledImage
         return labeled
     if len(labeled) < count:
         raise data.DataError(f"{what}: {len(labeled)} labeled images; the experiment needs {count}")
-    return LabeledImages(labeled.images[:count], labeled.gaze[:count], labeled.filenames[:count])
+    return LabeledImages(labeled.images[:count], labeled.gaze[:count], labeled.filenames[:count], labeled.skipped)
 
 
 def load_experiment_data(
@@ -131,7 +132,7 @@ def load_experiment_data(
     skipped: dict[str, str] = {}
 
     if spec.synthetic_dir:
-        labeled = _first(load_labeled_folder(spec.synthetic_dir, spec.synthetic_labels, image),
+        labeled = _first(load_labeled_folder(spec.synthetic_dir, spec.synthetic_labels, image, spec.skip_bad),
                          synthetic_count, f"--synthetic-dir {spec.synthetic_dir}")
         synthetic, synthetic_gaze, synthetic_pupil = labeled.images, labeled.gaze, None
         described["synthetic"] = f"folder {spec.synthetic_dir} + {spec.synthetic_labels}"
@@ -144,10 +145,11 @@ def load_experiment_data(
         described["synthetic"] = f"tfds {spec.synthetic}[{spec.synthetic_split}]"
 
     if spec.real_dir:
-        real = load_image_folder(spec.real_dir, image, limit=real_count)
+        real = load_image_folder(spec.real_dir, image, limit=real_count, skip_bad=spec.skip_bad)
         described["real"] = f"folder {spec.real_dir} (unlabeled)"
     else:
-        ds = data.image_dataset(spec.real, spec.real_split, image, spec.data_dir, spec.manual_dir)
+        ds = data.image_dataset(spec.real, spec.real_split, image, spec.data_dir, spec.manual_dir,
+                                skip_bad=spec.skip_bad)
         real = np.concatenate(list(tfds.as_numpy(ds.take(real_count).batch(1024))))
         described["real"] = f"tfds {spec.real}[{spec.real_split}] (images only)"
 
@@ -156,7 +158,7 @@ def load_experiment_data(
         """The test or oracle set: the user's folder + CSV, nothing for a custom target, or TFDS."""
         if folder:
             described[what] = f"folder {folder} + {labels}"
-            return _first(load_labeled_folder(folder, labels, image), count, f"{flag} {folder}")
+            return _first(load_labeled_folder(folder, labels, image, spec.skip_bad), count, f"{flag} {folder}")
         if spec.custom_target:
             skipped[what] = missing
             return None

@@ -37,8 +37,7 @@ class ReflectPadding2D(layers.Layer):
     def call(self, inputs):
         # The values of tf.pad(mode="REFLECT"), built from slices and concatenations: TFLite's
         # XNNPACK delegate runs those but not MIRROR_PAD, whose CPU fallback between delegated
-        # convolutions made the exported refiner ~3x slower (benchmarks/refine_latency.py);
-        # train steps timed the same either way on this 2-core machine.
+        # convolutions slows the exported refiner (benchmarks/refine_latency.py measures it).
         return self._mirror(self._mirror(inputs, axis=1), axis=2)
 
     def _mirror(self, x, axis: int):

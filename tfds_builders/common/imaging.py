@@ -128,4 +128,19 @@ def read_depth_png(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray
     if img.size != tuple(size):
         raise BadInputError(path, f"is {img.size[0]} x {img.size[1]} pixels", f"{size[0]} x {size[1]}")
     rgb = np.asarray(img, dtype=np.int32)
+    if _is_gray_picture(rgb):
+        raise BadInputError(
+            path, "has R = G = B on every pixel: a grayscale picture, not packed depth",
+            "depth in mm packed as G * 256 + B (an NYU depth_*/synthdepth_* PNG)",
+        )
     return rgb[..., 1] * 256 + rgb[..., 2]
+
+
+def _is_gray_picture(rgb: np.ndarray) -> bool:
+    """True for an RGB image whose three channels are equal and not all zero.
+
+    A depth visualisation re-saved as RGB looks like this. Packed depth does not: NYU leaves R
+    at 0, so equal channels would mean a frame with no depth at all (which this lets through).
+    """
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    return bool(g.any()) and np.array_equal(r, g) and np.array_equal(g, b)

@@ -9,6 +9,7 @@ detail are in README.md next to this file.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from pathlib import Path
 from typing import Any, Iterator
@@ -38,9 +39,13 @@ CUBE_MM = 300.0  # depth range kept around the hand centre (DeepPrior's NYU cube
 CROP_SCALE = 1.2  # square crop side = this x the longer side of the hand mask's bounding box
 REAL_MASK_DILATION_PX = 4  # real pixels kept up to this far (city-block) outside the synthetic mask
 BACKGROUND = np.iinfo(np.uint16).max  # stored value for background / missing / beyond the cube
+# NYU's Kinect frames hold 2001 mm (not 0) where the sensor has no reading or the scene lies
+# beyond its far plane; such values, and anything larger, are read as "no depth" (0).
+NO_READING_MM = 2001
 # Where NYU's train/ and test/ may sit inside --manual-dir (the zip extracts to dataset/).
 ROOT_CANDIDATES = (".", "dataset", "nyu_hand", "nyu_hand/dataset", "nyu_hand_dataset_v2/dataset")
 _EXPECTED_MAT = "NYU joint_data.mat with joint_uvd of shape (cameras, N, 36, 3)"
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -67,14 +72,26 @@ def load_joints(path: Path) -> np.ndarray:
     uvd = np.asarray(uvd)
     if uvd.ndim != 4 or uvd.shape[0] < CAMERA or uvd.shape[1] == 0 or uvd.shape[2:] != (NUM_JOINTS, 3):
         raise BadInputError(path, f"joint_uvd has shape {uvd.shape}", _EXPECTED_MAT + ", N > 0")
+    if uvd.dtype.kind not in "uif":
+        raise BadInputError(path, f"joint_uvd has dtype {uvd.dtype}", "numeric joint_uvd")
     return uvd[CAMERA - 1][:, EVAL_JOINTS, :].astype(np.float32)
+
+
+def read_frame_depth(path: Path) -> np.ndarray:
+    """An NYU depth PNG -> int32 depth in mm with 0 wherever there is no reading.
+
+    The far fill (NO_READING_MM) must not count as depth: a hand mask built from it would
+    cover the whole frame, and a hand near 2 m would keep the fill inside its depth cube.
+    """
+    depth = read_depth_png(path, FRAME_SIZE)
+    return np.where(depth >= NO_READING_MM, 0, depth)
 
 
 def hand_crop(synth_depth: np.ndarray, path: Path) -> tuple[CropBox, float, np.ndarray]:
     """Square crop box around the synthetic hand, its median depth (mm) and its mask."""
     mask = synth_depth > 0
     if not mask.any():
-        raise BadInputError(path, "has no hand pixels (all depths are 0)", "a rendered hand")
+        raise BadInputError(path, "has no hand pixels (every depth is 0 or the 2001 mm fill)", "a rendered hand")
     rows, cols = np.nonzero(mask)
     x0, x1, y0, y1 = cols.min(), cols.max() + 1, rows.min(), rows.max() + 1
     side = CROP_SCALE * max(x1 - x0, y1 - y0)
@@ -108,12 +125,14 @@ def encode_depth(depth_mm: np.ndarray, centre_mm: float) -> np.ndarray:
 
 def load_frame(folder: Path, frame: int, uvd: np.ndarray, prefix: str) -> dict[str, Any]:
     """One frame -> the TFDS example for `prefix` 'depth' (real) or 'synthdepth' (synthetic)."""
+    if not np.all(np.isfinite(uvd)):
+        raise BadInputError(folder / "joint_data.mat", f"joint_uvd of frame {frame} is not finite", "finite u, v, d")
     synth_path = folder / f"synthdepth_{CAMERA}_{frame:07d}.png"
-    synth = read_depth_png(synth_path, FRAME_SIZE)
+    synth = read_frame_depth(synth_path)
     box, centre_mm, mask = hand_crop(synth, synth_path)
     if prefix == "depth":
         path = folder / f"depth_{CAMERA}_{frame:07d}.png"
-        depth = real_hand_depth(read_depth_png(path, FRAME_SIZE), mask, centre_mm)
+        depth = real_hand_depth(read_frame_depth(path), mask, centre_mm)
     else:
         path, depth = synth_path, synth
     out_h, out_w = HAND_IMAGE_SHAPE[:2]
@@ -138,11 +157,34 @@ def generate_examples(
     if not folder.is_dir():
         raise BadInputError(folder, "is missing", "NYU's train/ and test/ folders")
     uvd = load_joints(folder / "joint_data.mat")
+    check_all_frames_labelled(folder, prefix, len(uvd), skip_bad)
 
     def load(frame: int) -> tuple[str, dict[str, Any]]:
         return f"{frame:07d}", load_frame(folder, frame, uvd[frame - 1], prefix)
 
     yield from iter_good(range(1, len(uvd) + 1), load, skip_bad, "NYU frames")
+
+
+def check_all_frames_labelled(folder: Path, prefix: str, labelled: int, skip_bad: bool) -> None:
+    """Frames on disk beyond joint_data.mat's N are an error (logged with skip_bad).
+
+    More PNGs than labels means the folder and its joint_data.mat do not belong together
+    (e.g. train/ frames copied into test/); preparing only the first N would hide that.
+    """
+    extra = sorted(
+        p for p in folder.glob(f"{prefix}_{CAMERA}_*.png")
+        if p.stem.rsplit("_", 1)[-1].isdigit() and int(p.stem.rsplit("_", 1)[-1]) > labelled
+    )
+    if not extra:
+        return
+    error = BadInputError(
+        folder / "joint_data.mat",
+        f"labels {labelled} frames but {len(extra)} more are on disk (first: {extra[0].name})",
+        f"one joint_uvd entry per {prefix}_{CAMERA}_NNNNNNN.png",
+    )
+    if not skip_bad:
+        raise error
+    log.warning("skipping %d unlabelled frames (skip_bad=True): %s", len(extra), error)
 
 
 def find_root(manual_dir: Path) -> Path:

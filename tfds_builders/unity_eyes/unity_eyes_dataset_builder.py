@@ -39,6 +39,7 @@ TEST_PERCENT = 5
 # Where the renders may sit inside --manual-dir (UnityEyes writes them to its imgs/ folder).
 ROOT_CANDIDATES = (".", "imgs", "unity_eyes", "unity_eyes/imgs", "UnityEyes", "UnityEyes/imgs")
 
+_UNITY_KEYS = ("interior_margin_2d", "iris_2d", "eye_details")
 _EXPECTED_JSON = (
     "UnityEyes JSON with interior_margin_2d (16 '(x, y, z)' strings), iris_2d ('(x, y, z)' "
     "strings) and eye_details.look_vec '(x, y, z, w)'"
@@ -75,6 +76,7 @@ def _landmarks(data: dict, key: str, path: Path, image_height: int) -> np.ndarra
 
 
 def read_json(path: Path) -> dict:
+    """A render's JSON as a dict; BadInputError naming the file if it is missing or not JSON."""
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -87,9 +89,24 @@ def read_json(path: Path) -> dict:
     return data
 
 
+def check_schema(data: dict, path: Path) -> None:
+    """Reject a JSON with none of UnityEyes' keys, naming what it holds instead.
+
+    Other generators write JSON beside their renders too (the UnityEyes2 fork writes only
+    {"ground_truth": {"iris_center", "gaze_vec"}}, with no landmarks to crop by); a list of
+    missing fields would hide that the whole file is of another kind.
+    """
+    if any(key in data for key in _UNITY_KEYS):
+        return
+    found = ", ".join(sorted(data)) or "none"
+    hint = " (the UnityEyes2 fork's format, which has no landmarks)" if "ground_truth" in data else ""
+    raise BadInputError(path, f"is not a UnityEyes annotation: top-level keys {found}{hint}", _EXPECTED_JSON)
+
+
 def load_example(jpg_path: Path, json_path: Path) -> dict[str, Any]:
     """One render + its JSON -> the TFDS example (image, gaze, pitch_yaw, pupil_center, ...)."""
     data = read_json(json_path)
+    check_schema(data, json_path)
     details = data.get("eye_details")
     if not isinstance(details, dict) or "look_vec" not in details:
         raise BadInputError(json_path, "'eye_details.look_vec' is missing", _EXPECTED_JSON)
