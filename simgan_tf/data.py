@@ -25,6 +25,8 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 _BUILDER_MODULES = ("procedural_eyes", "procedural_hands", "unity_eyes", "mpii_gaze", "nyu_hand")
 
 
+# Largest shuffle buffer, in bytes of stored images (see `training_stream`).
+SHUFFLE_BUFFER_BYTES = 64 * 2**20
 # What `SimGAN.fit` accepts for each domain (see `image_stream`).
 ImageSource = Union[np.ndarray, tf.Tensor, tf.data.Dataset]
 
@@ -230,7 +232,16 @@ def training_stream(
     seed: int,
     shuffle_buffer: int = 4096,
 ) -> tf.data.Dataset:
-    """Endless shuffled batches of float images in [-1, 1] (uint8 kept until after shuffle)."""
+    """Endless shuffled batches of float images in [-1, 1] (uint8 kept until after shuffle).
+
+    The shuffle buffer is part of every training checkpoint (it is what makes a resumed run
+    draw the same images), so it is capped at SHUFFLE_BUFFER_BYTES: 4096 gaze crops are
+    8 MB, 4096 depth images of 224 x 224 would be 400 MB a checkpoint.
+    """
+    spec = images.element_spec
+    if isinstance(spec, tf.TensorSpec) and spec.shape.is_fully_defined():
+        image_bytes = max(1, spec.shape.num_elements() * spec.dtype.size)
+        shuffle_buffer = max(min(shuffle_buffer, SHUFFLE_BUFFER_BYTES // image_bytes), batch_size)
     ds = images.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
     ds = ds.batch(batch_size, drop_remainder=True)
     return ds.map(_as_model_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)

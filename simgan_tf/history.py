@@ -25,6 +25,9 @@ class ImageHistoryBuffer(tf.Module):
 
     State: `images` (capacity, H, W, C), `size` (slots filled: always `images[:size]`),
     `seed` and `counter` (updates made so far; with the seed it fixes the next random draw).
+    `dtype` is how images are stored: float32, or uint8 (8-bit levels of [-1, 1], as the
+    stored real images have; 4x smaller in memory and in every checkpoint). What the buffer
+    returns is always float32 in [-1, 1].
     """
 
     def __init__(
@@ -47,13 +50,20 @@ class ImageHistoryBuffer(tf.Module):
         self.capacity = int(capacity)
         self.image_shape = image_shape
         self.dtype = tf.as_dtype(dtype)
+        if self.dtype not in (tf.float32, tf.bfloat16, tf.float16, tf.uint8):
+            raise ValueError(f"ImageHistoryBuffer: dtype must be float32, bfloat16, float16 or uint8, got {self.dtype.name}")
         with self.name_scope:
             mirrored = dict(
                 trainable=False,
                 synchronization=tf.VariableSynchronization.ON_WRITE,
                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
             )
-            self.images = tf.Variable(tf.zeros((self.capacity, *image_shape), self.dtype), name="images", **mirrored)
+            # uint8 levels live in a float16 variable under MultiWorkerMirroredStrategy, whose
+            # collectives do not carry uint8 (0..255 are exact in float16).
+            self._levels = self.dtype == tf.uint8
+            collective = isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy)
+            self._storage = tf.float16 if self._levels and collective else self.dtype
+            self.images = tf.Variable(tf.zeros((self.capacity, *image_shape), self._storage), name="images", **mirrored)
             self.size = tf.Variable(0, dtype=tf.int32, name="size", **mirrored)
             self.counter = tf.Variable(0, dtype=tf.int64, name="counter", **mirrored)
             self.seed = tf.Variable(int(seed), dtype=tf.int64, name="seed", **mirrored)  # restored too
@@ -72,6 +82,18 @@ class ImageHistoryBuffer(tf.Module):
                 "tf.function is traced), e.g. batch the dataset with drop_remainder=True"
             )
         return int(images_shape[0])
+
+    def _encode(self, images: tf.Tensor) -> tf.Tensor:
+        """float images in [-1, 1] -> the storage dtype."""
+        images = tf.cast(images, tf.float32)
+        if self._levels:
+            return tf.cast(tf.round(tf.clip_by_value((images + 1.0) * 127.5, 0.0, 255.0)), self._storage)
+        return tf.cast(images, self._storage)
+
+    def _decode(self, stored: tf.Tensor) -> tf.Tensor:
+        if self._levels:
+            return tf.cast(stored, tf.float32) / 127.5 - 1.0
+        return tf.cast(stored, tf.float32)
 
     def _next_seed(self, stream: int) -> tf.Tensor:
         """A stateless seed: the same on every replica, different for every draw and stream."""
@@ -92,7 +114,7 @@ class ImageHistoryBuffer(tf.Module):
         self.counter.assign_add(1)
 
     def _sample_unchecked(self, n: int) -> tf.Tensor:
-        return tf.gather(self.images, self._distinct_indices(n, self.size.read_value(), stream=0))
+        return self._decode(tf.gather(self.images, self._distinct_indices(n, self.size.read_value(), stream=0)))
 
     def sample(self, n: int) -> tf.Tensor:
         """n distinct images drawn uniformly from the filled part of the buffer."""
@@ -135,7 +157,7 @@ class ImageHistoryBuffer(tf.Module):
 
     def add(self, images: tf.Tensor) -> None:
         """Append images while there is room; once full, overwrite distinct random slots."""
-        self._store(tf.cast(tf.convert_to_tensor(images), self.dtype))
+        self._store(self._encode(tf.convert_to_tensor(images)))
         self._advance()
 
     def _check_half(self, batch: int, what: str) -> int:
@@ -157,15 +179,14 @@ class ImageHistoryBuffer(tf.Module):
         distinct images drawn uniformly from the buffer; otherwise the b current images.
         Then the first b/2 current images are written into the buffer (appended while it
         fills, afterwards into b/2 distinct random slots). Works eagerly and in tf.function
-        on one device; under tf.distribute use `discriminator_batch`. The result has the
-        buffer's dtype.
+        on one device; under tf.distribute use `discriminator_batch`. Returns float32.
         """
-        refined = tf.cast(tf.convert_to_tensor(refined), self.dtype)
+        refined = tf.cast(tf.convert_to_tensor(refined), tf.float32)
         half = self._check_half(self._check_batch(refined, "mix"), "mix")
         current = refined[:half]
         history = self._sample_unchecked(half)  # drawn before the buffer changes
         mixed = tf.where(self.size.read_value() >= half, tf.concat([current, history], axis=0), refined)
-        self._store(current)
+        self._store(self._encode(current))
         self._advance()
         return mixed
 
@@ -178,7 +199,7 @@ class ImageHistoryBuffer(tf.Module):
         Once the buffer holds b/2 images, D sees the global batch's first b/2 images
         refined and b/2 history images, so only those first b/2 are refined: on one device
         half the batch, under N replicas the replicas holding them. Returns this replica's
-        part of D's batch (buffer dtype) and stores the global first half in the buffer.
+        part of D's batch (float32) and stores the global first half in the buffer.
         `static_shapes=True` (for XLA) refines the whole local batch instead: same result.
         """
         context = tf.distribute.get_replica_context()
@@ -193,13 +214,13 @@ class ImageHistoryBuffer(tf.Module):
         n_refine = tf.where(full, tf.clip_by_value(half - first, 0, local), local)
 
         def refined_part() -> tf.Tensor:
-            return tf.cast(refine(synthetic[:n_refine]), self.dtype)
+            return tf.cast(refine(synthetic[:n_refine]), tf.float32)
 
         if static_shapes:
-            refined = tf.cast(refine(synthetic), self.dtype)
+            refined = tf.cast(refine(synthetic), tf.float32)
         else:
-            refined = tf.cond(n_refine > 0, refined_part, lambda: tf.zeros((0, *self.image_shape), self.dtype))
-            refined = tf.concat([refined, tf.zeros((local - n_refine, *self.image_shape), self.dtype)], axis=0)
+            refined = tf.cond(n_refine > 0, refined_part, lambda: tf.zeros((0, *self.image_shape), tf.float32))
+            refined = tf.concat([refined, tf.zeros((local - n_refine, *self.image_shape), tf.float32)], axis=0)
             refined = tf.ensure_shape(refined, (local, *self.image_shape))
         history = tf.gather(self._sample_unchecked(half), tf.clip_by_value(position - half, 0, half - 1))
         batch = tf.where((full & ~is_current)[:, None, None, None], history, refined)
@@ -209,6 +230,6 @@ class ImageHistoryBuffer(tf.Module):
         current = tf.scatter_nd(tf.gather(position, mine)[:, None], tf.gather(refined, mine), (half, *self.image_shape))
         if replicas > 1:
             current = context.all_reduce(tf.distribute.ReduceOp.SUM, current)
-        self._store(current)
+        self._store(self._encode(current))
         self._advance()
         return batch

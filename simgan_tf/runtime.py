@@ -30,4 +30,13 @@ def configure_tf_runtime() -> None:
         os.environ.setdefault(name, value)
 
 
-__all__ = ["TF_RUNTIME_DEFAULTS", "configure_tf_runtime"]
+def enable_determinism() -> None:
+    """TensorFlow's op determinism (`--deterministic`): the same seed and data give the same
+    weights bit for bit on the same machine and software, also across a kill and resume.
+    Process-wide and permanent, so only the command lines call it."""
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+
+
+__all__ = ["TF_RUNTIME_DEFAULTS", "configure_tf_runtime", "enable_determinism"]

@@ -58,6 +58,9 @@ def build_parser(task: str) -> argparse.ArgumentParser:
                    help="Keras dtype policy of R and D (losses stay float32; mixed_float16 adds loss scaling)")
     e.add_argument("--xla", choices=["auto", "on", "off"],
                    help="XLA-compile the updates: auto = the refiner's on one replica; on = both; off = none")
+    e.add_argument("--deterministic", action="store_true",
+                   help="TensorFlow op determinism: a run killed at any moment and resumed ends with the weights "
+                        "of an uninterrupted run, bit for bit (same machine and software)")
     e.add_argument("--steps-per-call", type=int,
                    help="steps run by one call of the compiled training function (fewer host round trips)")
 
@@ -168,6 +171,10 @@ def main(argv: Sequence[str] | None = None, task: str = "gaze") -> int:
         preset = resolve_preset(args, task)
     except ValueError as err:
         parser.error(str(err))
+    if args.deterministic:
+        from simgan_tf.runtime import enable_determinism
+
+        enable_determinism()
     run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(preset)
     print(f"Run directory: {run_dir}", flush=True)
     from simgan_tf.data import DataError

@@ -113,7 +113,8 @@ class SimGAN(keras.Model):
             self.discriminator_optimizer = self._make_optimizer("discriminator_adam")
             self.refiner_optimizer.build(self.refiner.trainable_variables)
             self.discriminator_optimizer.build(self.discriminator.trainable_variables)
-            self.history_buffer = ImageHistoryBuffer(capacity=t.buffer_size, image_shape=self.image_shape, seed=t.seed)
+            self.history_buffer = ImageHistoryBuffer(capacity=t.buffer_size, image_shape=self.image_shape, seed=t.seed,
+                                                     dtype=t.history_dtype)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.loss_scales = self._make_loss_scales()
         self.optimizer = self.refiner_optimizer  # read by Keras callbacks (TensorBoard's learning_rate)
@@ -293,11 +294,12 @@ class SimGAN(keras.Model):
                 out[key] = self.strategy.reduce(op, value, axis=None)
             return out
 
-        # XLA (TrainingConfig.xla): "auto" compiles the R update on one replica only; under a
-        # multi-replica strategy the all-reduces stay outside XLA. benchmarks/train_step.py
-        # measures each choice.
+        # XLA (TrainingConfig.xla): "auto" compiles the R update on one replica with a GPU;
+        # on CPUs with oneDNN the uncompiled graph was faster (much faster in bfloat16), and
+        # under a multi-replica strategy the all-reduces stay outside XLA.
+        # benchmarks/train_step.py measures each choice.
         single = self.strategy.num_replicas_in_sync == 1
-        if t.xla == "on" or (t.xla == "auto" and single):
+        if t.xla == "on" or (t.xla == "auto" and single and tf.config.list_logical_devices("GPU")):
             refiner_replica_step = tf.function(refiner_replica_step, jit_compile=True)
         if t.xla == "on":
             discriminator_replica_step = tf.function(discriminator_replica_step, jit_compile=True)
@@ -414,10 +416,10 @@ class SimGAN(keras.Model):
         synthetic_iter = iter(synthetic_ds)
         real_iter = iter(real_ds)
         start = self.restore_or_initialize({"synthetic_iterator": synthetic_iter, "real_iterator": real_iter})
-        # The TensorBoard preview comes from iterators of its own, made after the training ones:
-        # the training iterators (and so a resumed run's data order) never see it.
-        preview_synthetic = next(iter(synthetic_ds))[:4]
-        preview_real = next(iter(real_ds))[:4]
+        # The TensorBoard preview comes from pipelines of its own: the training pipelines (their
+        # iterators and shuffle seeds, and so a resumed run's data order) never see it.
+        preview_synthetic = next(iter(data.image_stream(synthetic, self.image_shape, t.batch_size, t.seed, 1, "synthetic")))[:4]
+        preview_real = next(iter(data.image_stream(real, self.image_shape, t.batch_size, t.seed + 1, 1, "real")))[:4]
         end = self.total_steps if max_steps is None else min(self.total_steps, start + max_steps)
         if start and verbose:
             print(f"Resuming from step {start} ({self.phase_of(start)}) in {self.run_dir}", flush=True)

@@ -255,3 +255,16 @@ def test_discriminator_batch_refines_only_what_d_sees():
     np.testing.assert_array_equal(second[:2], [105, 106])
     assert sorted(second[2:]) == [101, 102]
     np.testing.assert_array_equal(tags(buf.images)[:4], [101, 102, 105, 106])
+
+
+def test_uint8_storage_keeps_8_bit_levels_and_returns_floats():
+    buf = ImageHistoryBuffer(4, SHAPE, seed=0, dtype=tf.uint8)
+    values = tf.constant([-1.0, -0.5, 0.3, 1.0])
+    buf.add(tf.ones((4, *SHAPE)) * values[:, None, None, None])
+    assert buf.images.dtype == tf.uint8
+    np.testing.assert_array_equal(tags(buf.images.numpy()), np.round((values.numpy() + 1) * 127.5))
+    sample = buf.sample(4)
+    assert sample.dtype == tf.float32
+    np.testing.assert_allclose(sorted(tags(sample.numpy())), values.numpy(), atol=0.5 / 127.5 + 1e-6)
+    with pytest.raises(ValueError, match="dtype must be"):
+        ImageHistoryBuffer(4, SHAPE, dtype=tf.int32)

@@ -281,7 +281,13 @@ def test_reflect_and_zero_refiners_share_weights_and_interior():
 def test_reflect_padding_layer_equals_tf_pad_reflect(pad):
     x = tf.random.uniform((2, 9, 12, 3), seed=pad)
     expected = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
-    np.testing.assert_array_equal(ReflectPadding2D(pad)(x).numpy(), expected.numpy())
+    layer = ReflectPadding2D(pad)
+    np.testing.assert_array_equal(layer(x).numpy(), expected.numpy())  # inference/export path
+    np.testing.assert_array_equal(layer(x, training=True).numpy(), expected.numpy())  # training path
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        sliced, padded = tf.reduce_sum(layer(x) ** 2), tf.reduce_sum(layer(x, training=True) ** 2)
+    np.testing.assert_allclose(tape.gradient(sliced, x).numpy(), tape.gradient(padded, x).numpy(), rtol=1e-6)
 
 
 def test_refiner_padding_is_validated():

@@ -192,6 +192,14 @@ def train_and_evaluate(
     }
 
 
+def release_memory() -> None:
+    """Drop the graphs and weights of finished pieces: every piece's result is on disk, and
+    without this the process grows with every model a seed trains."""
+    import keras
+
+    keras.backend.clear_session(free_memory=True)
+
+
 # ---------------------------------------------------------------------------------------
 def run_seed(settings: ExperimentSettings, d: ExperimentData, image, seed: int, out_dir: Path,
              log: Progress, label: str) -> None:
@@ -232,6 +240,8 @@ def run_seed(settings: ExperimentSettings, d: ExperimentData, image, seed: int, 
                                                      "refine_seconds": round(time.time() - started, 1),
                                                      "refined_images": count})
         refined_cache[variant] = out
+        del trainer
+        release_memory()
         return out
 
     row_data: dict[str, Callable[[], tuple[np.ndarray, np.ndarray]]] = {
@@ -257,6 +267,7 @@ def run_seed(settings: ExperimentSettings, d: ExperimentData, image, seed: int, 
         result = train_and_evaluate(settings, image, images, gaze, d.test.images, d.test.gaze, seed)
         result.update(row=row, seed=seed, wall_seconds=round(time.time() - started, 1))
         write_json_atomic(path, result)
+        release_memory()
         log(f"{label} | {row}: mean error {result['mean_error_deg']:.2f} deg, "
             f"{result['within_7_deg_pct']:.1f}% within {settings.threshold_deg:g} deg "
             f"(train {result['train_seconds']:.0f}s at {result['train_images_per_second']:.0f} img/s)")
@@ -285,6 +296,7 @@ def run_seed(settings: ExperimentSettings, d: ExperimentData, image, seed: int, 
         }
         res["wall_seconds"] = round(time.time() - started, 1)
         write_json_atomic(critic_path, res)
+        release_memory()
         log(f"{label} | realism critic: refined vs real {res['refined_vs_real']['accuracy_pct']:.1f}%, "
             f"synthetic vs real {res['synthetic_vs_real']['accuracy_pct']:.1f}% held-out accuracy")
 

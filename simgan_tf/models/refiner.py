@@ -34,10 +34,14 @@ class ReflectPadding2D(layers.Layer):
         super().__init__(**kwargs)
         self.pad = int(pad)
 
-    def call(self, inputs):
-        # The values of tf.pad(mode="REFLECT"), built from slices and concatenations: TFLite's
-        # XNNPACK delegate runs those but not MIRROR_PAD, whose CPU fallback between delegated
-        # convolutions slows the exported refiner (benchmarks/refine_latency.py measures it).
+    def call(self, inputs, training=None):
+        # Training: tf.pad's REFLECT kernel, the faster one in a train step
+        # (benchmarks/train_step.py). Inference and export: the same values built from slices
+        # and concatenations, which TFLite's XNNPACK delegate runs (MIRROR_PAD falls back to
+        # the CPU between delegated convolutions; benchmarks/refine_latency.py measures it).
+        if training:
+            p = self.pad
+            return tf.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
         return self._mirror(self._mirror(inputs, axis=1), axis=2)
 
     def _mirror(self, x, axis: int):
