@@ -98,6 +98,8 @@ class RefinerConfig:
                  f"RefinerConfig.padding {self.padding!r}: expected one of {REFINER_PADDINGS}")
         _require(min(self.filters, self.kernel) >= 1 and self.num_blocks >= 0,
                  f"RefinerConfig: filters and kernel must be >= 1 and num_blocks >= 0, got {self}")
+        _require(self.padding != "reflect" or self.kernel % 2 == 1,
+                 f"RefinerConfig: reflect padding needs an odd kernel, got {self.kernel}")
 
 
 @dataclass(frozen=True)

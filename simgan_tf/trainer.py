@@ -138,20 +138,19 @@ class SimGAN(keras.Model):
         """The paper's R and D for a preset ("gaze_quick", "gaze_paper", "hand_quick", "hand_paper").
 
         `training_overrides` replace TrainingConfig fields (steps=..., psi=..., precision=...:
-        the networks are built under that Keras dtype policy). Weights are
-        initialised from the training seed (this seeds Python, NumPy and TF globally), so a
-        preset and a seed give the same network every time.
+        the networks are built under that Keras dtype policy). Initial weights come from the
+        training seed alone (seeded initializers; no global random state is touched), so a
+        preset and a seed give the same networks every time.
         """
         preset = cfg.get_preset(preset) if isinstance(preset, str) else preset
         preset = cfg.with_overrides(preset, **training_overrides)
         strategy = strategy or tf.distribute.get_strategy()
-        keras.utils.set_random_seed(preset.training.seed)
         previous_policy = keras.config.dtype_policy()
         keras.config.set_dtype_policy(preset.training.precision)
         try:
             with strategy.scope():
-                refiner = build_refiner(preset.image, preset.refiner)
-                discriminator = build_discriminator(preset.image, preset.discriminator)
+                refiner = build_refiner(preset.image, preset.refiner, seed=2 * preset.training.seed)
+                discriminator = build_discriminator(preset.image, preset.discriminator, seed=2 * preset.training.seed + 1)
         finally:
             keras.config.set_dtype_policy(previous_policy)
         gan = cls(refiner, discriminator, preset.training, run_dir=run_dir, strategy=strategy, name=f"simgan_{preset.name}")

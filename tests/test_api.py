@@ -170,3 +170,24 @@ def test_public_names_resolve():
     for name in simgan_tf.__all__:
         assert getattr(simgan_tf, name) is not None, name
     assert Path(simgan_tf.__file__).parent.name == "simgan_tf"
+
+
+def test_from_preset_touches_no_global_random_state():
+    """Seeded initializers: the same seed gives the same networks, and a library call leaves
+    Python's, NumPy's and Keras' global random streams where the caller left them."""
+    import random
+
+    random.seed(123)
+    np.random.seed(123)
+    keras.utils.set_random_seed(123)
+    expected = (random.random(), np.random.rand(), float(keras.random.uniform(())))
+    random.seed(123)
+    np.random.seed(123)
+    keras.utils.set_random_seed(123)
+    first = simgan_tf.SimGAN.from_preset(tiny_preset(seed=5))
+    assert (random.random(), np.random.rand(), float(keras.random.uniform(()))) == expected
+    second = simgan_tf.SimGAN.from_preset(tiny_preset(seed=5))
+    other = simgan_tf.SimGAN.from_preset(tiny_preset(seed=6))
+    for a, b in zip(first.refiner.weights + first.discriminator.weights, second.refiner.weights + second.discriminator.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert any(not np.array_equal(a.numpy(), b.numpy()) for a, b in zip(first.refiner.weights, other.refiner.weights))

@@ -160,3 +160,12 @@ def test_settings_presets_and_refiner_variants():
     assert not refiner_preset(QUICK, "no_history", 0).training.use_history
     assert refiner_preset(QUICK, "global_adversarial", 0).discriminator.head == "global"
     assert QUICK.scale_factor == 4 and QUICK.seeds == 3
+
+
+def test_precision_flag_reaches_every_refiner():
+    from simgan_tf.experiments.gaze import build_parser, settings_from_args
+
+    settings = settings_from_args(build_parser().parse_args(["--out", "x", "--smoke", "--precision", "mixed_bfloat16"]))
+    assert settings.refiner.training.precision == "mixed_bfloat16"
+    for variant in ("main", "no_history", "global_adversarial"):
+        assert refiner_preset(settings, variant, 0).training.precision == "mixed_bfloat16"

@@ -367,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--lambda-reg", type=float, help="self-regularization weight")
     g.add_argument("--learning-rate", type=float, help="Adam learning rate of R and D")
     g.add_argument("--buffer-size", type=int, help="history buffer capacity (images)")
+    g.add_argument("--precision", choices=["float32", "mixed_bfloat16", "mixed_float16"],
+                   help="Keras dtype policy of every refiner and discriminator (estimators and critics stay float32)")
 
     d = parser.add_argument_group("data (default: the embedded procedural_eyes TFDS data)")
     d.add_argument("--real-dir", help="your target domain: any folder of (unlabeled) eye images; the refiner trains on it")
@@ -386,7 +388,8 @@ def settings_from_args(args: argparse.Namespace) -> ExperimentSettings:
 
     settings = get_experiment_settings("smoke" if args.smoke else args.preset)
     refiner = cfg.with_overrides(settings.refiner, steps=args.refiner_steps, lambda_reg=args.lambda_reg,
-                                 learning_rate=args.learning_rate, buffer_size=args.buffer_size)
+                                 learning_rate=args.learning_rate, buffer_size=args.buffer_size,
+                                 precision=args.precision)
     return dataclasses.replace(settings, refiner=refiner)
 
 

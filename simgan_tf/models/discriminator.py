@@ -35,8 +35,21 @@ def receptive_field(layer_specs: Sequence[LayerSpec]) -> int:
     return size
 
 
+def seeded_initializers(seed: int | None):
+    """A factory of kernel initializers: Keras' default (Glorot uniform), each with its own
+    seed derived from `seed`, so a network's initial weights depend on `seed` alone and no
+    global random state is read or changed. None: Keras' global random state, as usual."""
+    count = iter(range(10**6))
+
+    def make():
+        index = next(count)
+        return "glorot_uniform" if seed is None else keras.initializers.GlorotUniform(seed=int(seed) * 1009 + index)
+
+    return make
+
+
 def build_discriminator(
-    image: ImageSpec, cfg: DiscriminatorConfig, name: str = "discriminator"
+    image: ImageSpec, cfg: DiscriminatorConfig, name: str = "discriminator", *, seed: int | None = None
 ) -> keras.Model:
     """Build D from the layer table `cfg.layers` ('same' padding, ReLU after all convs but the last).
 
@@ -49,6 +62,7 @@ def build_discriminator(
     in the losses (`tf.nn.softmax(logits)[..., 0]` is the paper's D(x)). They are float32
     even under a mixed-precision policy so the losses stay numerically stable.
     """
+    initializer = seeded_initializers(seed)
     inputs = keras.Input(shape=image.shape, name=f"{name}_input")
     trunk = cfg.layers[:-1]
     x = inputs
@@ -58,7 +72,7 @@ def build_discriminator(
             n_conv += 1
             x = layers.Conv2D(
                 spec.filters, spec.kernel, strides=spec.stride, padding="same",
-                name=f"{name}_conv{n_conv}",
+                kernel_initializer=initializer(), name=f"{name}_conv{n_conv}",
             )(x)
             x = layers.ReLU(name=f"{name}_relu{n_conv}")(x)
         else:
@@ -71,11 +85,11 @@ def build_discriminator(
         last = cfg.layers[-1]
         x = layers.Conv2D(
             NUM_CLASSES, last.kernel, strides=last.stride, padding="same",
-            name=f"{name}_conv{n_conv + 1}",
+            kernel_initializer=initializer(), name=f"{name}_conv{n_conv + 1}",
         )(x)
     else:
         x = layers.Flatten(name=f"{name}_flatten")(x)
-        x = layers.Dense(NUM_CLASSES, name=f"{name}_global_dense")(x)
+        x = layers.Dense(NUM_CLASSES, kernel_initializer=initializer(), name=f"{name}_global_dense")(x)
         x = layers.Reshape((1, 1, NUM_CLASSES), name=f"{name}_global_map")(x)
     # Identity layer computing in float32: keeps logits float32 under mixed precision.
     logits = layers.Activation("linear", dtype="float32", name=f"{name}_logits")(x)

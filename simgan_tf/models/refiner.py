@@ -11,7 +11,7 @@ import tensorflow as tf
 from keras import layers
 
 from simgan_tf.config import ImageSpec, LayerSpec, RefinerConfig
-from simgan_tf.models.discriminator import receptive_field
+from simgan_tf.models.discriminator import receptive_field, seeded_initializers
 
 
 def refiner_layer_specs(cfg: RefinerConfig) -> tuple[LayerSpec, ...]:
@@ -70,6 +70,7 @@ def build_refiner(
     name: str = "refiner",
     *,
     dynamic_spatial: bool = False,
+    seed: int | None = None,
 ) -> keras.Model:
     """Build R: conv k x k + ReLU -> `num_blocks` ResNet blocks -> conv 1x1 -> tanh.
 
@@ -79,24 +80,19 @@ def build_refiner(
     range [-1, 1]. The batch dimension is always dynamic; `dynamic_spatial=True` also
     leaves height and width unset (the network is fully convolutional), e.g. to refine
     images of another size than `image`. The output is float32 under mixed precision.
+    `seed` fixes the initial weights without touching any global random state.
     """
-    if min(image.shape) < 1:
-        raise ValueError(f"build_refiner: image shape {image.shape} must be positive")
-    if cfg.filters < 1 or cfg.kernel < 1 or cfg.num_blocks < 0:
-        raise ValueError(
-            f"build_refiner: RefinerConfig {cfg} needs filters >= 1, kernel >= 1, num_blocks >= 0"
-        )
+    initializer = seeded_initializers(seed)
     shape = (None, None, image.channels) if dynamic_spatial else image.shape
     inputs = keras.Input(shape=shape, name=f"{name}_input")
-
-    if cfg.padding == "reflect" and cfg.kernel % 2 == 0:
-        raise ValueError(f"build_refiner: reflect padding needs an odd kernel, got {cfg.kernel}")
 
     def conv(tensor, kernel, filters, label):
         if cfg.padding == "reflect" and kernel > 1:
             tensor = ReflectPadding2D((kernel - 1) // 2, name=f"{name}_{label}_pad")(tensor)
-            return layers.Conv2D(filters, kernel, padding="valid", name=f"{name}_{label}")(tensor)
-        return layers.Conv2D(filters, kernel, padding="same", name=f"{name}_{label}")(tensor)
+            return layers.Conv2D(filters, kernel, padding="valid", kernel_initializer=initializer(),
+                                 name=f"{name}_{label}")(tensor)
+        return layers.Conv2D(filters, kernel, padding="same", kernel_initializer=initializer(),
+                             name=f"{name}_{label}")(tensor)
 
     x = conv(inputs, cfg.kernel, cfg.filters, "conv_in")
     x = layers.ReLU(name=f"{name}_relu_in")(x)
