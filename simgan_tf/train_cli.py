@@ -73,8 +73,8 @@ def build_parser(task: str) -> argparse.ArgumentParser:
     d.add_argument("--real-split", help="TFDS split of the real domain")
     d.add_argument("--manual-dir", help="folder holding manually downloaded datasets (UnityEyes, MPIIGaze, NYU hand), "
                    "one sub-folder per dataset name")
-    d.add_argument("--skip-bad", action="store_true", help="real-data builders (unity_eyes, mpii_gaze, nyu_hand): "
-                   "log and skip malformed files instead of stopping at the first one")
+    d.add_argument("--skip-bad", action="store_true", help="real-data builders (unity_eyes, mpii_gaze, nyu_hand) and "
+                   "image folders: log, skip and count malformed files instead of stopping at the first one")
     d.add_argument("--data-dir", help="where TFDS stores prepared datasets (default: ~/tensorflow_datasets)")
 
     o = parser.add_argument_group("outputs")
