@@ -22,6 +22,15 @@ the estimator needs to have seen:
 
     python benchmarks/refiner_ceiling.py --seeds 0 1 2 --critic-seeds 0 --out runs/refiner_ceiling.json
 
+With --camera NAME (a suite camera, tfds_builders/procedural_eyes/camera_suite.py) the target
+is that camera's image of the simulator's scenes (the experiment's --camera NAME data) and the
+rows are `simulator`, `camera` (the experiment's synthetic scenes imaged by NAME with all its
+randomness: a perfect refiner) and `camera_fixed` (NAME's deterministic variant: mid-range
+parameters, no noise); the JSON also gets the gap (simulator / camera error) and the share of
+it the fixed camera recovers:
+
+    python benchmarks/refiner_ceiling.py --camera webcam --seeds 0 1 2 --out runs/webcam_ceiling.json
+
 Prints a table of mean angular error / % within 7 degrees per variant (mean over seeds);
 with --critic-seeds also the realism critic's held-out accuracy, target vs each variant
 (the experiment's critic: 50 % = indistinguishable).
@@ -46,9 +55,14 @@ import numpy as np  # noqa: E402
 from simgan_tf.critic import critic_accuracy  # noqa: E402
 from simgan_tf.experiments.gaze import train_and_evaluate  # noqa: E402
 from simgan_tf.experiments.settings import get_experiment_settings  # noqa: E402
-from simgan_tf.experiments.sources import SourceSpec, load_experiment_data  # noqa: E402
+from simgan_tf.experiments.sources import (  # noqa: E402
+    EMBEDDED_CAMERA,
+    SourceSpec,
+    camera_names,
+    load_experiment_data,
+)
 from simgan_tf.run_io import write_json_atomic  # noqa: E402
-from tfds_builders.procedural_eyes import camera, render  # noqa: E402
+from tfds_builders.procedural_eyes import camera, camera_suite, render  # noqa: E402
 from tfds_builders.procedural_eyes.procedural_eyes_dataset_builder import (  # noqa: E402
     RENDER_BATCH,
     SPLIT_SEEDS,
@@ -98,6 +112,32 @@ VARIANTS: dict[str, Imaging] = {
 }
 
 
+# Rows for a suite camera: they image the experiment's synthetic (uint8) images directly.
+SUITE_VARIANTS = ("simulator", "camera", "camera_fixed")
+
+
+def suite_images(cam: camera_suite.SuiteCamera, variant: str, synthetic: np.ndarray) -> np.ndarray:
+    """The experiment's first synthetic scenes (simulator[train] scenes 0, 1, ...) as `variant`
+    shows them: as they are, through `cam` (each scene its own stream), or its fixed variant."""
+    if variant == "simulator":
+        return synthetic
+    if variant == "camera":
+        return camera_suite.image_scenes(cam, synthetic, "train", 0)
+    if variant == "camera_fixed":
+        return cam.fixed().apply(synthetic)
+    raise ValueError(f"variant {variant!r} is not measured for a suite camera; expected one of {SUITE_VARIANTS}")
+
+
+def gap_summary(runs: dict[str, dict]) -> dict[str, float]:
+    """simulator / camera error (want >= 1.3: a look strong enough to need adaptation) and the
+    percentage of the simulator-to-camera gap that the fixed camera closes."""
+    if not all("mean_error_deg" in runs.get(v, {}) for v in SUITE_VARIANTS):
+        return {}
+    sim, cam, fixed = (runs[v]["mean_error_deg"] for v in SUITE_VARIANTS)
+    return {"synthetic_over_camera": sim / cam,
+            "fixed_recovers_pct": 100.0 * (sim - fixed) / (sim - cam) if sim != cam else float("nan")}
+
+
 def render_experiment_scenes(pupil_centres: np.ndarray, max_batches: int | None = None) -> tuple[list[tuple], np.ndarray]:
     """Re-render the simulator[train] batches that hold the experiment's synthetic images.
 
@@ -139,19 +179,36 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seeds", type=int, nargs="*", default=[0], help="estimator seeds (none: skip the estimators)")
     parser.add_argument("--critic-seeds", type=int, nargs="*", default=[],
                         help="also train the experiment's realism critic (target vs each variant) with these seeds")
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS),
+                        help=f"rows to measure (default: all; a suite camera has only {', '.join(SUITE_VARIANTS)})")
+    parser.add_argument("--camera", default=EMBEDDED_CAMERA, choices=camera_names(),
+                        help="target camera: the embedded one, or a suite camera (camera_suite.py)")
     parser.add_argument("--out", help="write the figures as JSON here")
     args = parser.parse_args(argv)
+    suite = args.camera != EMBEDDED_CAMERA
+    if args.variants is None:
+        args.variants = list(SUITE_VARIANTS if suite else VARIANTS)
+    elif suite and set(args.variants) - set(SUITE_VARIANTS):
+        parser.error(f"--camera {args.camera} measures only {', '.join(SUITE_VARIANTS)}")
 
     settings = get_experiment_settings(args.preset)
-    d = load_experiment_data(SourceSpec(), settings.refiner.image, settings.train_images,
-                             settings.real_images if args.critic_seeds else 1, settings.test_images, 1)
     n = settings.train_images
+    # A suite camera's real images follow the synthetic scenes: load as many synthetic images as
+    # the experiment does, so the critic sees the experiment's real images.
+    d = load_experiment_data(SourceSpec(camera=args.camera), settings.refiner.image,
+                             n * settings.scale_factor if suite else n,
+                             settings.real_images if args.critic_seeds else 1, settings.test_images, 1)
     gaze = d.synthetic_gaze[:n]
-    batches, where = render_experiment_scenes(d.synthetic_pupil[:n])
+    if suite:
+        cam = camera_suite.get_camera(args.camera)
+    else:
+        batches, where = render_experiment_scenes(d.synthetic_pupil[:n])
     runs: dict[str, dict] = {}
     for variant in args.variants:
-        images = reimage(batches, where, VARIANTS[variant])
+        if suite:
+            images = suite_images(cam, variant, d.synthetic[:n])
+        else:
+            images = reimage(batches, where, VARIANTS[variant])
         if variant == "simulator" and not np.array_equal(images, d.synthetic[:n]):
             raise SystemExit("refiner_ceiling: re-rendered scenes differ from the experiment's synthetic images")
         per_seed = []
@@ -185,6 +242,13 @@ def main(argv: list[str] | None = None) -> dict:
                "seeds": args.seeds, "critic_seeds": args.critic_seeds, "runs": runs,
                "camera_fixed": dataclasses.asdict(FIXED_CAMERA),
                "command": " ".join(["python", "benchmarks/refiner_ceiling.py"] + (argv if argv is not None else sys.argv[1:]))}
+    if suite:
+        gap = gap_summary(runs)
+        summary.update(camera=cam.name, camera_description=cam.description, camera_parameters=cam.parameters(),
+                       camera_fixed=cam.fixed().parameters(), data=d.described, gap=gap)
+        if gap:
+            print(f"\n{cam.name}: simulator / camera error {gap['synthetic_over_camera']:.2f}x; the fixed camera "
+                  f"recovers {gap['fixed_recovers_pct']:.0f}% of the gap")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(args.out, summary)

@@ -21,6 +21,7 @@ __version__ = "0.2.0"
 _EXPORTS = {
     "SimGAN": "simgan_tf.trainer",
     "NonFiniteLossError": "simgan_tf.trainer",
+    "RealismStopping": "simgan_tf.convergence",
     "Preset": "simgan_tf.config",
     "ImageSpec": "simgan_tf.config",
     "RefinerConfig": "simgan_tf.config",

@@ -159,7 +159,7 @@ def test_settings_presets_and_refiner_variants():
     assert main_preset.discriminator.head == "local"
     assert not refiner_preset(QUICK, "no_history", 0).training.use_history
     assert refiner_preset(QUICK, "global_adversarial", 0).discriminator.head == "global"
-    assert QUICK.scale_factor == 4 and QUICK.seeds == 3
+    assert QUICK.scale_factor == 4 and QUICK.seeds == 5
 
 
 def test_precision_flag_reaches_every_refiner():

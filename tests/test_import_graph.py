@@ -14,7 +14,7 @@ from conftest import REPO_ROOT
 LAYERS: dict[str, int] = {
     # 1 foundation: settings, maths, figures; no training machinery
     "simgan_tf.runtime": 1, "simgan_tf.strategies": 1, "simgan_tf.config": 1, "simgan_tf.losses": 1, "simgan_tf.history": 1,
-    "simgan_tf.metrics": 1, "simgan_tf.viz": 1, "simgan_tf.label_preservation": 1,
+    "simgan_tf.metrics": 1, "simgan_tf.intervals": 1, "simgan_tf.viz": 1, "simgan_tf.label_preservation": 1,
     "simgan_tf.export.settings": 1, "simgan_tf.export.contract": 1, "simgan_tf.experiments.layout": 1,
     # 2 data and networks
     "simgan_tf.data": 2, "simgan_tf.target_folder": 2, "simgan_tf.critic": 2,
@@ -23,7 +23,7 @@ LAYERS: dict[str, int] = {
     # 3 run directories: config.json, checkpoints, samples, summary
     "simgan_tf.run_io": 3,
     # 4 the engine: Algorithm 1
-    "simgan_tf.trainer": 4,
+    "simgan_tf.trainer": 4, "simgan_tf.convergence": 4,
     # 5 deployment
     "simgan_tf.export": 5, "simgan_tf.export.saved_model": 5, "simgan_tf.export.parity": 5,
     "simgan_tf.export.litert": 5, "simgan_tf.export.tflite": 5, "simgan_tf.export.exporter": 5,

@@ -2,7 +2,7 @@
 
 The paper's Table 2/3 and Fig. 7, plus its ablations, from one command:
 
-    python -m simgan_tf.experiments.gaze --out docs/results/gaze_quick            # 3 seeds, quick
+    python -m simgan_tf.experiments.gaze --out docs/results/gaze_quick            # 5 seeds, quick
     python -m simgan_tf.experiments.gaze --out /tmp/smoke --smoke                  # ~1 minute
     python -m simgan_tf.experiments.gaze --out runs/mine --real-dir my_eyes/ \\
         --test-dir my_test/ --test-labels my_test/labels.csv                      # your camera
@@ -45,6 +45,7 @@ from simgan_tf.experiments.layout import (
     REFINED_FILE,
     REFINER_DIR,
     ROW_DIR,
+    STOPPING_FILE,
     TABLE_FILE,
 )
 from simgan_tf.experiments.sources import ExperimentData, SourceSpec
@@ -76,6 +77,14 @@ def _fingerprint(settings: ExperimentSettings, sources: SourceSpec) -> dict[str,
     return json.loads(json.dumps({"settings": settings_dict, "sources": dataclasses.asdict(sources)}, default=str))
 
 
+def _fingerprint_defaults() -> dict[str, dict[str, Any]]:
+    """Default values of every field, per part, in the fingerprint's JSON form."""
+    settings_defaults = {f.name: f.default for f in dataclasses.fields(ExperimentSettings)
+                         if f.default is not dataclasses.MISSING}
+    return json.loads(json.dumps({"settings": settings_defaults,
+                                  "sources": dataclasses.asdict(SourceSpec())}, default=str))
+
+
 def _check_or_write_experiment(out_dir: Path, settings: ExperimentSettings, sources: SourceSpec) -> None:
     from simgan_tf.run_io import write_json_atomic  # imports TF: not at module level (--help stays fast)
 
@@ -84,12 +93,15 @@ def _check_or_write_experiment(out_dir: Path, settings: ExperimentSettings, sour
     if path.exists():
         stored = json.loads(path.read_text())
         stored_fp = {"settings": stored.get("settings"), "sources": stored.get("sources")}
-        if stored_fp != current:
-            changed = sorted(
-                k for part in ("settings", "sources")
-                for k in set(current[part]) | set((stored_fp[part] or {}))
-                if current[part].get(k) != (stored_fp[part] or {}).get(k)
-            )
+        defaults = _fingerprint_defaults()
+        changed = sorted(
+            k for part in ("settings", "sources")
+            for k in set(current[part]) | set((stored_fp[part] or {}))
+            if current[part].get(k) != (stored_fp[part] or {}).get(k)
+            # a setting added after the run started, left at its default, changes nothing
+            and not (k not in (stored_fp[part] or {}) and defaults[part].get(k, object()) == current[part].get(k))
+        )
+        if changed:
             raise ValueError(
                 f"{path}: this --out holds an experiment with different settings ({', '.join(changed)}); "
                 "rerun with the same preset and flags to resume, or choose a new --out"
@@ -114,8 +126,12 @@ def refiner_preset(settings: ExperimentSettings, variant: str, seed: int):
     return dataclasses.replace(preset, name=f"{settings.refiner.name}_{variant}")
 
 
-def train_refiner(preset, run_dir: Path, synthetic: np.ndarray, real: np.ndarray, log: Progress):
-    """Train (or resume, or just load when finished) a refiner on in-memory uint8 images."""
+def train_refiner(preset, run_dir: Path, synthetic: np.ndarray, real: np.ndarray, log: Progress,
+                  stopping=None):
+    """Train (or resume, or just load when finished) a refiner on in-memory uint8 images.
+
+    `stopping`: an optional `RealismStopping` callback (it must not see `real`'s images).
+    """
     import keras
 
     from simgan_tf import run_io
@@ -127,7 +143,7 @@ def train_refiner(preset, run_dir: Path, synthetic: np.ndarray, real: np.ndarray
     shown_keys = ("r_self_reg", "r_adversarial", "d_total", "d_acc_refined", "d_acc_real")
 
     class ProgressLines(keras.callbacks.Callback):
-        """A log line every quarter of the run (the experiment's log has no progress bar)."""
+        """A log line every quarter of the run, and one per realism check (no progress bar)."""
 
         def on_train_batch_end(self, batch, logs=None):
             step = int(gan.step.numpy())
@@ -136,9 +152,24 @@ def train_refiner(preset, run_dir: Path, synthetic: np.ndarray, real: np.ndarray
                 log(f"    refiner step {step}/{gan.total_steps} ({gan.phase_of(step - 1)}; "
                     f"{time.time() - started:.0f}s) {shown}")
 
-    gan.fit(synthetic, real, callbacks=[ProgressLines()], verbose=False)
+        def on_epoch_end(self, epoch, logs=None):
+            if stopping is not None and stopping.trace and stopping.trace[-1]["step"] == int(gan.step.numpy()):
+                entry = stopping.trace[-1]
+                log(f"    refiner step {entry['step']}: held-out D accuracy {entry['heldout_d_accuracy']:.3f} "
+                    f"(refined {entry['d_acc_refined']:.3f}, real {entry['d_acc_real']:.3f})"
+                    + (f"; stopping: {stopping.decision['reason']}" if stopping.decision else ""))
+
+    callbacks = ([stopping] if stopping is not None else []) + [ProgressLines()]
+    gan.fit(synthetic, real, callbacks=callbacks, verbose=False)
     run_io.write_run_outputs(gan, dict(gan.last_losses), synthetic[:8], real[:8], started)
     return gan
+
+
+def split_real(real: np.ndarray, heldout: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training, held-out) unlabeled real images: the last `heldout` are for the stopping rule only."""
+    if heldout < 1 or heldout >= len(real):
+        raise ValueError(f"refiner_heldout_real={heldout} needs 1 <= it < the {len(real)} real images")
+    return real[:-heldout], real[-heldout:]
 
 
 def refine_images(trainer, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -157,7 +188,13 @@ def train_and_evaluate(
     test_gaze: np.ndarray,
     seed: int,
 ) -> dict[str, Any]:
-    """Train the paper's gaze CNN for `estimator_steps` steps and evaluate it on the test set."""
+    """Train the gaze CNN to convergence on its own held-out slice, then evaluate on the test set.
+
+    A seeded `estimator_validation_fraction` of the row's training images is held out; the
+    loss there is measured every `estimator_eval_every` steps, training stops after
+    `estimator_patience` measurements without improvement (at most `estimator_steps` steps)
+    and the best weights are kept (Keras EarlyStopping). The rule never reads a test label.
+    """
     import keras
     import tensorflow as tf
 
@@ -167,17 +204,34 @@ def train_and_evaluate(
     keras.utils.set_random_seed(seed)
     model = build_gaze_estimator(image, settings.estimator)
     batch = settings.estimator.batch_size
+    gaze = train_gaze.astype(np.float32)
+    order = np.random.default_rng(seed).permutation(len(train_images))
+    n_val = max(1, int(round(len(train_images) * settings.estimator_validation_fraction)))
+    val_idx, fit_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+    if len(fit_idx) < batch:
+        raise ValueError(f"a row of {len(train_images)} images leaves {len(fit_idx)} for training after the "
+                         f"held-out slice; the estimator's batch is {batch}")
     train = (
-        tf.data.Dataset.from_tensor_slices((train_images, train_gaze.astype(np.float32)))
-        .shuffle(len(train_images), seed=seed, reshuffle_each_iteration=True)
+        tf.data.Dataset.from_tensor_slices((train_images[fit_idx], gaze[fit_idx]))
+        .shuffle(len(fit_idx), seed=seed, reshuffle_each_iteration=True)
         .repeat()
         .batch(batch, drop_remainder=True)
         .map(lambda x, y: (data.to_model_range(x), y), num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
+    val = (tf.data.Dataset.from_tensor_slices((train_images[val_idx], gaze[val_idx])).batch(256)
+           .map(lambda x, y: (data.to_model_range(x), y)).cache())
+    every = min(settings.estimator_eval_every, settings.estimator_steps)
+    max_evals = max(1, settings.estimator_steps // every)
+    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.estimator_patience,
+                                            restore_best_weights=True)
     started = time.time()
-    history = model.fit(train, epochs=1, steps_per_epoch=settings.estimator_steps, shuffle=False, verbose=0)
+    history = model.fit(train, epochs=max_evals, steps_per_epoch=every, validation_data=val,
+                        callbacks=[stopper], shuffle=False, verbose=0)
     train_seconds = time.time() - started
+    val_losses = [float(v) for v in history.history["val_loss"]]
+    best = int(np.argmin(val_losses))
+    steps_run = len(val_losses) * every
     test = tf.data.Dataset.from_tensor_slices((test_images, test_gaze.astype(np.float32)))
     metrics = evaluate_gaze_estimator(model, test, within_deg=settings.threshold_deg)
     return {
@@ -186,10 +240,16 @@ def train_and_evaluate(
         "median_error_deg": metrics["median_error_deg"],
         "num_test": metrics["num_examples"],
         "train_images": int(len(train_images)),
-        "estimator_steps": settings.estimator_steps,
-        "final_train_loss": float(history.history["loss"][-1]),
+        "fit_images": int(len(fit_idx)),
+        "validation_images": int(n_val),
+        "estimator_steps": steps_run,
+        "best_step": (best + 1) * every,
+        "stop_reason": "no val_loss improvement for {} checks".format(settings.estimator_patience)
+        if len(val_losses) < max_evals else "reached estimator_steps",
+        "val_loss_curve": [round(v, 6) for v in val_losses],
+        "final_train_loss": float(history.history["loss"][best]),
         "train_seconds": round(train_seconds, 1),
-        "train_images_per_second": round(settings.estimator_steps * batch / max(train_seconds, 1e-9), 1),
+        "train_images_per_second": round(steps_run * batch / max(train_seconds, 1e-9), 1),
         "errors_deg": [round(float(e), 4) for e in metrics["errors_deg"]],
     }
 
@@ -208,6 +268,7 @@ def _run_seed_in_child(*args: Any) -> None:
 def run_seed(settings: ExperimentSettings, d: ExperimentData, image, seed: int, out_dir: Path,
              log: Progress, label: str) -> None:
     """Everything of one seed; each finished piece is a file, so a rerun skips it."""
+    from simgan_tf.convergence import RealismStopping
     from simgan_tf.critic import critic_accuracy
     from simgan_tf.label_preservation import pupil_displacement
     from simgan_tf.run_io import write_json_atomic
@@ -234,7 +295,15 @@ def run_seed(settings: ExperimentSettings, d: ExperimentData, image, seed: int, 
             f"{preset.training.pretrain_d_steps} pretraining, {preset.training.steps} adversarial steps, "
             f"history={'on' if preset.training.use_history else 'off'}, D head={preset.discriminator.head})")
         started = time.time()
-        trainer = train_refiner(preset, run_dir, d.synthetic, d.real, log)
+        real_train, real_heldout = split_real(d.real, settings.refiner_heldout_real)
+        t = preset.training
+        stopping = RealismStopping(
+            d.synthetic[: settings.refiner_heldout_synthetic], real_heldout, run_dir / STOPPING_FILE,
+            patience=settings.refiner_patience, min_delta=settings.refiner_min_delta,
+            start_step=t.pretrain_r_steps + t.pretrain_d_steps + settings.refiner_min_steps,
+            every=settings.refiner_check_every, critic=settings.critic, seed=seed,
+        )
+        trainer = train_refiner(preset, run_dir, d.synthetic, real_train, log, stopping)
         trained = time.time() - started
         log(f"{label} | refiner '{variant}': refining {count} synthetic images")
         started = time.time()
@@ -242,7 +311,10 @@ def run_seed(settings: ExperimentSettings, d: ExperimentData, image, seed: int, 
         np.save(path, out)
         write_json_atomic(run_dir / "timing.json", {"train_seconds": round(trained, 1),
                                                      "refine_seconds": round(time.time() - started, 1),
-                                                     "refined_images": count})
+                                                     "refined_images": count,
+                                                     "adversarial_steps": int(trainer.step.numpy())
+                                                     - preset.training.pretrain_r_steps
+                                                     - preset.training.pretrain_d_steps})
         refined_cache[variant] = out
         return out
 
@@ -264,7 +336,7 @@ def run_seed(settings: ExperimentSettings, d: ExperimentData, image, seed: int, 
             continue
         images, gaze = row_data[row]()
         log(f"{label} | {row}: training the gaze estimator on {len(images)} images "
-            f"({settings.estimator_steps} steps of {settings.estimator.batch_size})")
+            f"(batch {settings.estimator.batch_size}, early stopping, at most {settings.estimator_steps} steps)")
         started = time.time()
         result = train_and_evaluate(settings, image, images, gaze, d.test.images, d.test.gaze, seed)
         result.update(row=row, seed=seed, wall_seconds=round(time.time() - started, 1))
@@ -359,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--preset", default="quick", choices=sorted(EXPERIMENT_PRESETS),
                         help="experiment size: quick (sized for a 2-core CPU), paper (GPU), smoke (tests)")
     parser.add_argument("--smoke", action="store_true", help="same as --preset smoke: tiny everything, ~1 minute")
-    parser.add_argument("--seeds", type=int, help="number of seeds (default: the preset's, 3 for quick/paper)")
+    parser.add_argument("--seeds", type=int, help="number of seeds (default: the preset's, 5 for quick/paper)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
     g = parser.add_argument_group("refiner-side overrides (unset keeps the preset's value)")
@@ -371,6 +443,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Keras dtype policy of every refiner and discriminator (estimators and critics stay float32)")
 
     d = parser.add_argument_group("data (default: the embedded procedural_eyes TFDS data)")
+    from simgan_tf.experiments.sources import EMBEDDED_CAMERA, camera_names
+
+    d.add_argument("--camera", default=EMBEDDED_CAMERA, choices=camera_names(),
+                   help="target camera: the embedded one (procedural_eyes/camera), or a suite camera that images "
+                        "the simulator's own scenes for the real, test and oracle domains "
+                        "(tfds_builders/procedural_eyes/camera_suite.py; not with --real/test/oracle-dir)")
     d.add_argument("--real-dir", help="your target domain: any folder of (unlabeled) eye images; the refiner trains on it")
     d.add_argument("--test-dir", help="folder of labeled target images to evaluate on (with --test-labels)")
     d.add_argument("--test-labels", help="CSV of filename,x,y,z (gaze vector) for --test-dir")
@@ -398,7 +476,7 @@ def sources_from_args(args: argparse.Namespace) -> SourceSpec:
         real_dir=args.real_dir, test_dir=args.test_dir, test_labels=args.test_labels,
         oracle_dir=args.oracle_dir, oracle_labels=args.oracle_labels,
         synthetic_dir=args.synthetic_dir, synthetic_labels=args.synthetic_labels,
-        data_dir=args.data_dir, manual_dir=args.manual_dir,
+        data_dir=args.data_dir, manual_dir=args.manual_dir, camera=args.camera,
     )
     spec.validate()
     return spec

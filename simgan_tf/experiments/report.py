@@ -23,9 +23,11 @@ from simgan_tf.experiments.layout import (
     REFINER_DIR,
     RESULTS_FILE,
     ROW_DIR,
+    STOPPING_FILE,
     TABLE_FILE,
 )
-from simgan_tf.experiments.settings import ROWS, ExperimentSettings
+from simgan_tf.experiments.settings import REFINER_VARIANTS, ROWS, ExperimentSettings
+from simgan_tf.intervals import gap_recovered, paired_difference, t_interval
 from simgan_tf.metrics import cumulative_error_curve
 from simgan_tf.run_io import write_json_atomic
 
@@ -50,6 +52,43 @@ PAPER = {
 PAPER_PUPIL_PX = (1.1, 0.8)
 PAPER_HUMAN_PCT = {"refined_vs_real": 51.7, "synthetic_vs_real": 81.0}
 METRICS = ("mean_error_deg", "within_7_deg_pct")
+# Verdicts: (candidate row, baseline row). Differences are signed so that > 0 means the
+# candidate is better: baseline error - candidate error, candidate % - baseline %.
+COMPARISONS = {
+    "refined_vs_synthetic": ("refined", "synthetic"),
+    "refined_4x_vs_synthetic_4x": ("refined_4x", "synthetic_4x"),
+    "history_vs_no_history": ("refined", "no_history"),
+    "local_vs_global_adversarial": ("refined", "global_adversarial"),
+}
+COMPARISON_LABELS = {
+    "refined_vs_synthetic": "refined vs synthetic",
+    "refined_4x_vs_synthetic_4x": "refined 4x vs synthetic 4x",
+    "history_vs_no_history": "history buffer vs none (both refined)",
+    "local_vs_global_adversarial": "local vs global adversarial loss (both refined)",
+}
+
+
+def comparisons(rows: dict[str, Any]) -> dict[str, Any]:
+    """Paired per-seed differences (95 % t-intervals) for every comparison whose rows exist."""
+    out = {}
+    for name, (candidate, baseline) in COMPARISONS.items():
+        if candidate not in rows or baseline not in rows:
+            continue
+        c, b = rows[candidate], rows[baseline]
+        out[name] = {
+            "candidate": candidate, "baseline": baseline,
+            "error_reduction_deg": paired_difference(b["mean_error_deg"]["per_seed"], c["mean_error_deg"]["per_seed"]),
+            "within_7_gain_pct": paired_difference(c["within_7_deg_pct"]["per_seed"], b["within_7_deg_pct"]["per_seed"]),
+        }
+    return out
+
+
+def gap_recovered_of(rows: dict[str, Any]) -> dict[str, Any] | None:
+    """(synthetic - refined) / (synthetic - oracle) of the mean error, with Fieller's interval."""
+    if not all(r in rows for r in ("synthetic", "refined", "oracle")):
+        return None
+    per = {r: rows[r]["mean_error_deg"]["per_seed"] for r in ("synthetic", "refined", "oracle")}
+    return gap_recovered(per["synthetic"], per["refined"], per["oracle"])
 
 
 def _stats(values: list[float]) -> dict[str, Any]:
@@ -101,8 +140,21 @@ def aggregate(
         key: float(np.mean([c[key]["accuracy_pct"] for c in critics if c])) if any(critics) else float("nan")
         for key in ("refined_vs_real", "synthetic_vs_real")
     }
+    critic_ci = {key: t_interval([c[key]["accuracy_pct"] for c in critics if c])
+                 for key in ("refined_vs_real", "synthetic_vs_real") if any(critics)}
+    pupil_seed_means = [float(np.mean(p["displacements_px"])) for p in pupils if p and p["displacements_px"]]
+    for row, details in row_details.items():
+        per_seed = [_read(out_dir / f"seed_{s}" / ROW_DIR / f"{row}.json") for s in seeds]
+        details["estimator_steps"] = [r.get("estimator_steps") for r in per_seed]
+        details["best_step"] = [r.get("best_step") for r in per_seed]
+        details["stop_reason"] = [r.get("stop_reason") for r in per_seed]
     return {
         "rows": rows,
+        "comparisons": comparisons(rows),
+        "gap_recovered": gap_recovered_of(rows),
+        "critic_accuracy_ci": critic_ci,
+        "pupil_displacement_px_ci": t_interval(pupil_seed_means) if pupil_seed_means else None,
+        "refiner_stopping": refiner_stopping(out_dir, seeds),
         "pupil_displacement_px": pupil,
         "critic_accuracy": critic,
         "seeds": list(seeds),
@@ -116,6 +168,11 @@ def aggregate(
             "train_images_1x": settings.train_images,
             "scale_factor": settings.scale_factor,
             "estimator_steps": settings.estimator_steps,
+            "estimator_note": settings.notes.get("estimator_size", "paper architecture"),
+            "estimator_early_stopping": {
+                "eval_every": settings.estimator_eval_every, "patience": settings.estimator_patience,
+                "validation_fraction": settings.estimator_validation_fraction,
+            },
             "estimator_batch_size": settings.estimator.batch_size,
             "refiner_preset": settings.refiner.name,
             "refiner_training": {
@@ -135,6 +192,24 @@ def aggregate(
             "piece_seconds": _piece_seconds(out_dir, seeds),
         },
     }
+
+
+def refiner_stopping(out_dir: Path, seeds: list[int]) -> dict[str, list]:
+    """variant -> per seed: when and why its refiner stopped (from its stopping.json)."""
+    out: dict[str, list] = {}
+    for variant in REFINER_VARIANTS:
+        entries = []
+        for s in seeds:
+            stored = _read(out_dir / f"seed_{s}" / REFINER_DIR / variant / STOPPING_FILE)
+            if stored is None:
+                entries.append(None)
+                continue
+            trace = stored.get("trace", [])
+            entries.append({"stopped": stored.get("stopped"), "checks": len(trace),
+                            "last": trace[-1] if trace else None})
+        if any(entries):
+            out[variant] = entries
+    return out
 
 
 def _piece_seconds(out_dir: Path, seeds: list[int]) -> dict[str, float]:
@@ -177,21 +252,25 @@ def markdown_table(results: dict[str, Any]) -> str:
         f"Gaze estimation on the target test split ({results['preset']} preset, mean ± std over "
         f"{n_seeds} seed{'s' if n_seeds != 1 else ''}; paper: Shrivastava et al. 2017 on MPIIGaze).",
         "",
-        f"| Training data | images | % within {threshold:g}° | mean angular error (°) | paper % within 7° | paper mean error (°) |",
-        "|---|---:|---:|---:|---:|---:|",
+        f"| Training data | images | % within {threshold:g}° | mean angular error (°) | paper % within 7° | paper mean error (°) "
+        "| estimator stopped at (steps, per seed) |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for row in ROWS:
         if row in results["rows"]:
             r = results["rows"][row]
             size = details["rows"][row]["train_images"]
+            stops = details["rows"][row].get("best_step") or []
+            stops_text = ", ".join(str(v) for v in stops) if stops and all(v is not None for v in stops) else "–"
             lines.append(f"| {ROW_LABELS[row]} | {size} | {_fmt(r['within_7_deg_pct'])} | {_fmt(r['mean_error_deg'], 2)} "
-                         f"| {_paper(row, 'within_7_deg_pct')} | {_paper(row, 'mean_error_deg')} |")
+                         f"| {_paper(row, 'within_7_deg_pct')} | {_paper(row, 'mean_error_deg')} | {stops_text} |")
         else:
             reason = details["skipped"].get("oracle" if row == "oracle" else "test", "not run")
             lines.append(f"| {ROW_LABELS[row]} | – | n/a | n/a | {_paper(row, 'within_7_deg_pct')} | "
-                         f"{_paper(row, 'mean_error_deg')} |")
+                         f"{_paper(row, 'mean_error_deg')} | – |")
             if reason != "not run":
                 lines[-1] += f" <!-- {reason} -->"
+    lines += verdict_lines(results)
     pupil, critic = results["pupil_displacement_px"], results["critic_accuracy"]
     lines += [
         "",
@@ -204,8 +283,10 @@ def markdown_table(results: dict[str, Any]) -> str:
         f"| Critic accuracy, synthetic vs real (%) | {critic['synthetic_vs_real']:.1f} "
         f"| {PAPER_HUMAN_PCT['synthetic_vs_real']} (humans) |",
         "",
-        f"Estimators: the paper's gaze CNN, {details['estimator_steps']} steps of batch "
-        f"{details['estimator_batch_size']} for every row; 1x = {details['train_images_1x']} images, "
+        f"Estimators: the gaze CNN ({details.get('estimator_note', 'paper architecture')}), batch "
+        f"{details['estimator_batch_size']}, trained until the loss on a held-out tenth of the row's own "
+        f"training images stopped improving (at most {details['estimator_steps']} steps; the column gives the "
+        f"step whose weights were kept); 1x = {details['train_images_1x']} images, "
         f"4x = {details['train_images_1x'] * details['scale_factor']}. Refiner: {details['refiner_preset']}, "
         + ", ".join(f"{k} {v}" for k, v in details["refiner_training"].items()) + ".",
         f"Wall time: {results['wall_seconds'] / 60:.1f} min.",
@@ -213,6 +294,38 @@ def markdown_table(results: dict[str, Any]) -> str:
     if details["missing"]:
         lines.append(f"Missing (not run yet): {', '.join(details['missing'])}.")
     return "\n".join(lines) + "\n"
+
+
+def _interval_text(stats: dict[str, Any], digits: int = 2) -> str:
+    if stats.get("ci_low") is None:
+        return f"{stats['mean']:+.{digits}f} (one seed)"
+    return f"{stats['mean']:+.{digits}f} [{stats['ci_low']:+.{digits}f}, {stats['ci_high']:+.{digits}f}]"
+
+
+def verdict_lines(results: dict[str, Any]) -> list[str]:
+    """Paired differences over seeds with 95 % intervals, and the gap recovered."""
+    comps = results.get("comparisons") or {}
+    if not comps:
+        return []
+    lines = [
+        "",
+        "| Paired over seeds (> 0: the first is better) | error reduction (°), mean [95 % CI] "
+        "| % within 7° gain, mean [95 % CI] | reading |",
+        "|---|---:|---:|---|",
+    ]
+    for name, comp in comps.items():
+        err, gain = comp["error_reduction_deg"], comp["within_7_gain_pct"]
+        lines.append(f"| {COMPARISON_LABELS[name]} | {_interval_text(err)} | {_interval_text(gain, 1)} "
+                     f"| error reduction {err['verdict']} |")
+    gap = results.get("gap_recovered")
+    if gap:
+        if gap["bounded"]:
+            text = f"{gap['estimate']:.2f} [{gap['ci_low']:.2f}, {gap['ci_high']:.2f}] (Fieller, 95 %)"
+        else:
+            text = f"{gap['estimate']:.2f} (interval unbounded: the synthetic-oracle gap itself is not resolved)"
+        lines += ["", f"Gap recovered, (synthetic - refined) / (synthetic - oracle) of the mean error: {text}; "
+                      f"gap synthetic - oracle {_interval_text(gap['gap_deg'])} °."]
+    return lines
 
 
 def cumulative_curves(out_dir: str | Path, seeds: list[int], settings: ExperimentSettings) -> dict[str, tuple]:

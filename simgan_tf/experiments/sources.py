@@ -8,6 +8,10 @@ Domains:
   real       unlabeled target images: the only target data the refiner ever sees
   test       labeled target images, evaluation only
   oracle     labeled target training images, only for the "oracle" reference row
+
+The target domains come from the embedded camera (procedural_eyes/camera, camera_labeled),
+from your folders, or from a suite camera (`SourceSpec.camera`, --camera): a suite camera
+images the simulator's own scenes, disjoint ranges of them per domain (`camera_scene_ranges`).
 """
 from __future__ import annotations
 
@@ -20,10 +24,18 @@ import tensorflow_datasets as tfds
 from simgan_tf import data
 from simgan_tf.config import ImageSpec
 from simgan_tf.target_folder import LabeledImages, load_image_folder, load_labeled_folder
+from tfds_builders.procedural_eyes import camera_suite
 
 DEFAULT_SYNTHETIC = "procedural_eyes/simulator"
 DEFAULT_REAL = "procedural_eyes/camera"
 DEFAULT_TARGET_LABELED = "procedural_eyes/camera_labeled"
+# The target camera of the embedded TFDS data; other names are suite cameras (camera_suite.CAMERAS).
+EMBEDDED_CAMERA = "embedded"
+
+
+def camera_names() -> tuple[str, ...]:
+    """Every --camera choice: the embedded camera, then the registered suite cameras."""
+    return (EMBEDDED_CAMERA, *camera_suite.CAMERAS)
 
 
 @dataclass(frozen=True)
@@ -48,9 +60,29 @@ class SourceSpec:
     data_dir: str | None = None
     manual_dir: str | None = None
     skip_bad: bool = False  # leave out (and log) bad files and CSV rows instead of stopping
+    # "embedded": the TFDS camera configs above; a suite camera's name: real, test and oracle
+    # are that camera's images of the synthetic dataset's own scenes (see camera_scene_ranges).
+    camera: str = EMBEDDED_CAMERA
 
     def validate(self) -> None:
-        """Folder and CSV come in pairs; a custom real domain needs its own test/oracle data."""
+        """Folder and CSV come in pairs; a custom real domain needs its own test/oracle data;
+        a suite camera makes every target domain itself, so it takes no target folders."""
+        if self.camera != EMBEDDED_CAMERA:
+            if self.camera not in camera_suite.CAMERAS:
+                raise ValueError(f"--camera {self.camera!r}: expected one of {', '.join(camera_names())}")
+            clashes = [flag for flag, given in (
+                ("--synthetic-dir", self.synthetic_dir), ("--real-dir", self.real_dir),
+                ("--test-dir", self.test_dir), ("--oracle-dir", self.oracle_dir),
+                (f"real={self.real!r}", self.real != DEFAULT_REAL),
+                (f"test={self.test!r}", self.test != DEFAULT_TARGET_LABELED),
+                (f"oracle={self.oracle!r}", self.oracle != DEFAULT_TARGET_LABELED),
+            ) if given]
+            if clashes:
+                raise ValueError(
+                    f"--camera {self.camera} images the simulator's own scenes to make the real, test and "
+                    f"oracle domains, so it cannot be combined with {', '.join(clashes)}; use "
+                    f"--camera {EMBEDDED_CAMERA} (the default) with your own folders"
+                )
         for name in ("synthetic", "test", "oracle"):
             folder, labels = getattr(self, f"{name}_dir"), getattr(self, f"{name}_labels")
             if (folder is None) != (labels is None):
@@ -118,6 +150,78 @@ def _first(labeled: LabeledImages, count: int | None, what: str) -> LabeledImage
     return LabeledImages(labeled.images[:count], labeled.gaze[:count], labeled.filenames[:count], labeled.skipped)
 
 
+def camera_scene_ranges(synthetic_count: int, real_count: int, oracle_count: int) -> dict[str, tuple[int, int]]:
+    """[start, stop) of each domain's scenes in the synthetic split (read order) under a suite
+    camera: the synthetic images first (the same images as with the embedded camera), then
+    the refiner's unlabeled real images, then the oracle's labeled ones. Disjoint, so no scene
+    is seen by two domains; the test set is the camera's image of the simulator's test split."""
+    real_start = synthetic_count
+    oracle_start = real_start + real_count
+    return {"synthetic": (0, synthetic_count), "real": (real_start, oracle_start),
+            "oracle": (oracle_start, oracle_start + oracle_count)}
+
+
+def _split_size(spec: SourceSpec, split: str) -> int | None:
+    """Examples in a split (or slice) of the synthetic TFDS dataset; None when TFDS cannot tell
+    (then loading names what is missing)."""
+    builder = data.load_tfds_builder(spec.synthetic, spec.data_dir, spec.manual_dir, spec.skip_bad)
+    try:
+        return int(builder.info.splits[split].num_examples)
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def _load_suite_camera(spec: SourceSpec, image: ImageSpec, synthetic_count: int, real_count: int,
+                       test_count: int | None, oracle_count: int) -> ExperimentData:
+    """Synthetic from the simulator; real, oracle and test are a suite camera's images of the
+    simulator's own scenes (labels of the scene kept for oracle and test)."""
+    cam = camera_suite.get_camera(spec.camera)
+    ranges = camera_scene_ranges(synthetic_count, real_count, oracle_count)
+    needed = ranges["oracle"][1]
+    source = f"{spec.synthetic}[{spec.synthetic_split}]"
+    available = _split_size(spec, spec.synthetic_split)
+    if available is not None and available < needed:
+        layout = ", ".join(f"{what} [{a}, {b})" for what, (a, b) in ranges.items())
+        raise data.DataError(
+            f"--camera {cam.name}: {source} holds {available} scenes, but this preset needs {needed} different "
+            f"ones ({layout}): a suite camera images the simulator's own scenes and gives each domain its "
+            f"own. Use a smaller preset (quick) or --camera {EMBEDDED_CAMERA}"
+        )
+    arrays = _take_tfds(spec.synthetic, spec.synthetic_split, image, needed, ("gaze",), spec,
+                        optional_keys=("pupil_center",))
+    if image.channels != 1:
+        raise data.DataError(f"--camera {cam.name}: suite cameras image grayscale scenes; the preset has "
+                             f"{image.channels} channels")
+    gaze = _unit(arrays["gaze"])
+
+    def take(what: str) -> slice:
+        return slice(*ranges[what])
+
+    def imaged(what: str) -> np.ndarray:
+        start, stop = ranges[what]
+        return camera_suite.image_scenes(cam, arrays["image"][start:stop], spec.synthetic_split, start)
+
+    synthetic = arrays["image"][take("synthetic")]
+    pupil = arrays["pupil_center"][take("synthetic")].astype(np.float32) if "pupil_center" in arrays else None
+    real = imaged("real")
+    oracle = LabeledImages(imaged("oracle"), gaze[take("oracle")], ())
+    test_arrays = _take_tfds(spec.synthetic, spec.test_split, image, test_count, ("gaze",), spec)
+    test = LabeledImages(camera_suite.image_scenes(cam, test_arrays["image"], spec.test_split, 0),
+                         _unit(test_arrays["gaze"]), ())
+
+    def scenes(what: str) -> str:
+        return f"scenes [{ranges[what][0]}, {ranges[what][1]})"
+
+    described = {
+        "camera": f"{cam.name}: {cam.description} (tfds_builders/procedural_eyes/camera_suite.py)",
+        "synthetic": f"tfds {source} {scenes('synthetic')}",
+        "real": f"camera {cam.name} of {source} {scenes('real')} (images only)",
+        "test": f"camera {cam.name} of {spec.synthetic}[{spec.test_split}] scenes [0, {len(test)})",
+        "oracle": f"camera {cam.name} of {source} {scenes('oracle')} (labels used by the oracle row only)",
+    }
+    return ExperimentData(synthetic, gaze[take("synthetic")], pupil, real, test, oracle, described, {})
+
+
 def load_experiment_data(
     spec: SourceSpec,
     image: ImageSpec,
@@ -128,7 +232,11 @@ def load_experiment_data(
 ) -> ExperimentData:
     """Load every domain the experiment needs (sizes from the ExperimentSettings)."""
     spec.validate()
+    if spec.camera != EMBEDDED_CAMERA:
+        return _load_suite_camera(spec, image, synthetic_count, real_count, test_count, oracle_count)
     described: dict[str, str] = {}
+    if not spec.custom_target:
+        described["camera"] = f"{EMBEDDED_CAMERA}: {DEFAULT_REAL}, {DEFAULT_TARGET_LABELED} (tfds_builders/procedural_eyes/camera.py)"
     skipped: dict[str, str] = {}
 
     if spec.synthetic_dir:

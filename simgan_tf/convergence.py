@@ -1,0 +1,157 @@
+"""When to stop the refiner: a Keras callback that watches realism on held-out images.
+
+GAN losses do not say when a refiner is done: both players improve together, and D's own
+accuracy stays level while they do (it keeps up with R). What the refiner is for is images a
+classifier cannot tell from real ones, so at every checkpoint this callback trains a fresh
+realism critic (`simgan_tf.critic`, a few seconds) on a held-out slice of the unlabeled real
+images, which training never uses, against refined synthetic images, and records its held-out
+accuracy (50 % = indistinguishable) beside D's balanced accuracy on the same images.
+Adversarial training stops once the monitored figure has not improved by `min_delta` for
+`patience` checks (or at the run's last step). No target label is read.
+
+The decision is a function of the trace written to `trace_path` (one entry per checkpoint),
+so a killed and resumed run takes the same decision as an unbroken one.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from simgan_tf import data
+from simgan_tf.config import ImageSpec
+from simgan_tf.critic import CriticConfig, critic_accuracy
+from simgan_tf.run_io import write_json_atomic
+
+MONITOR = "critic_accuracy_pct"  # the decision's figure; D's held-out accuracy is recorded beside it
+
+
+def heldout_d_accuracy(gan: Any, synthetic: np.ndarray, real: np.ndarray, batch_size: int = 256) -> dict[str, float]:
+    """D's patch accuracy on R(synthetic) (class 0) and on held-out real images (class 1)."""
+
+    def accuracy(images: np.ndarray, label: int) -> float:
+        hits, total = 0.0, 0
+        for start in range(0, len(images), batch_size):
+            chunk = images[start : start + batch_size]
+            x = data.to_model_range(chunk) if chunk.dtype in (np.uint8, np.uint16) else tf.constant(chunk)
+            logits = tf.cast(gan.discriminator(x, training=False), tf.float32)
+            predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
+            hits += float(tf.reduce_sum(tf.cast(tf.equal(predicted, label), tf.float32)))
+            total += int(tf.size(predicted))
+        return hits / max(total, 1)
+
+    refined = gan.refine(synthetic, batch_size=batch_size)
+    acc_refined, acc_real = accuracy(refined, 0), accuracy(real, 1)
+    return {"d_acc_refined": acc_refined, "d_acc_real": acc_real, "heldout_d_accuracy": 0.5 * (acc_refined + acc_real)}
+
+
+def stop_decision(trace: list[dict[str, Any]], patience: int, min_delta: float,
+                  start_step: int = 0) -> dict[str, Any] | None:
+    """None to go on, or why to stop: `patience` checkpoints without a `min_delta` improvement.
+
+    Checks before `start_step` are recorded but do not count: D learns fast at first, so its
+    early accuracy would look like a best the refiner never beats.
+    """
+    best_value, best_index = float("inf"), -1
+    for index, entry in enumerate(trace):
+        if entry["step"] < start_step:
+            continue
+        if entry[MONITOR] < best_value - min_delta:
+            best_value, best_index = entry[MONITOR], index
+    if best_index >= 0 and len(trace) - 1 - best_index >= patience:
+        return {
+            "reason": f"{MONITOR} did not improve by {min_delta} for {patience} checks after step {start_step}",
+            "best_step": trace[best_index]["step"], "best_value": best_value,
+            "stopped_step": trace[-1]["step"],
+        }
+    return None
+
+
+class RealismStopping(keras.callbacks.Callback):
+    """Stop a `SimGAN.fit` when held-out realism stops improving (see the module docstring).
+
+    synthetic: a fixed slice of synthetic images to refine at every checkpoint (uint8 or float).
+    real_heldout: unlabeled real images the refiner's training never sees.
+    trace_path: JSON file of the per-checkpoint figures and the decision (resumable).
+    patience / min_delta: checks without an improvement of min_delta (critic percentage points).
+    start_step: checks from this step on count for the decision (see `stop_decision`).
+    every: check at every `every`-th checkpoint (a multiple of checkpoint_every, in steps).
+    critic: the critic's size and schedule; seed: its initialisation and data split.
+    """
+
+    def __init__(self, synthetic: np.ndarray, real_heldout: np.ndarray, trace_path: str | Path,
+                 patience: int = 6, min_delta: float = 1.0, start_step: int = 0, every: int | None = None,
+                 critic: CriticConfig = CriticConfig(epochs=8, batch_size=32, max_images_per_class=1000),
+                 seed: int = 0):
+        super().__init__()
+        if len(synthetic) == 0 or len(real_heldout) == 0:
+            raise ValueError("RealismStopping needs non-empty synthetic and held-out real images")
+        if patience < 1:
+            raise ValueError(f"RealismStopping: patience must be >= 1, got {patience}")
+        self.synthetic, self.real = np.asarray(synthetic), np.asarray(real_heldout)
+        self.trace_path = Path(trace_path)
+        self.patience, self.min_delta, self.start_step = patience, min_delta, start_step
+        self.every, self.critic, self.seed = every, critic, seed
+        self.trace: list[dict[str, Any]] = []
+        self.decision: dict[str, Any] | None = None
+
+    def _write(self) -> None:
+        write_json_atomic(self.trace_path, {
+            "monitor": MONITOR, "patience": self.patience, "min_delta": self.min_delta, "start_step": self.start_step,
+            "heldout_images": {"synthetic": len(self.synthetic), "real": len(self.real)},
+            "trace": self.trace, "stopped": self.decision,
+        })
+
+    def _measure(self, step: int) -> None:
+        if self.trace and self.trace[-1]["step"] >= step:
+            return
+        figures = heldout_d_accuracy(self.model, self.synthetic, self.real)
+        refined = self.model.refine(self.synthetic)
+        image = ImageSpec(*self.real.shape[1:])
+        figures[MONITOR] = critic_accuracy(self.real, refined, image, self.critic, self.seed)["accuracy_pct"]
+        self.trace.append({"step": step, **{k: round(float(v), 5) for k, v in figures.items()}})
+        self.decision = stop_decision(self.trace, self.patience, self.min_delta, self.start_step)
+        self._write()
+        if self.decision is not None:
+            self.model.stop_training = True
+
+    def _due(self, step: int) -> bool:
+        """A check belongs to this step: adversarial phase, on the check grid, or the last step."""
+        if step <= 0 or self.model.phase_of(step - 1) != "adversarial":
+            return False
+        every = self.every or self.model.training_config.checkpoint_every
+        return step % every == 0 or step >= self.model.total_steps
+
+    def on_train_begin(self, logs=None):
+        step = int(self.model.step.numpy())
+        if self.trace_path.exists():  # a resumed run: keep what was measured up to the restored step
+            stored = json.loads(self.trace_path.read_text())
+            self.trace = [e for e in stored.get("trace", []) if e["step"] <= step]
+            self.decision = stop_decision(self.trace, self.patience, self.min_delta, self.start_step)
+        if self._due(step):
+            self._measure(step)  # the checkpoint resumed from may have ended before its trace entry
+        if self.decision is not None:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        step = int(self.model.step.numpy())
+        if self._due(step):
+            self._measure(step)
+            if logs is not None:
+                logs[MONITOR] = self.trace[-1][MONITOR]
+
+    def on_train_end(self, logs=None):
+        if self.decision is None and self.trace:
+            step = int(self.model.step.numpy())
+            if step >= self.model.total_steps:
+                self.decision = {"reason": "reached the schedule's last step", "stopped_step": step,
+                                 "best_step": min(self.trace, key=lambda e: e[MONITOR])["step"],
+                                 "best_value": min(e[MONITOR] for e in self.trace)}
+                self._write()
+
+
+__all__ = ["MONITOR", "RealismStopping", "heldout_d_accuracy", "stop_decision"]
