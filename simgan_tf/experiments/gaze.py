@@ -155,8 +155,9 @@ def train_refiner(preset, run_dir: Path, synthetic: np.ndarray, real: np.ndarray
         def on_epoch_end(self, epoch, logs=None):
             if stopping is not None and stopping.trace and stopping.trace[-1]["step"] == int(gan.step.numpy()):
                 entry = stopping.trace[-1]
-                log(f"    refiner step {entry['step']}: held-out D accuracy {entry['heldout_d_accuracy']:.3f} "
-                    f"(refined {entry['d_acc_refined']:.3f}, real {entry['d_acc_real']:.3f})"
+                log(f"    refiner step {entry['step']}: critic {entry['critic_accuracy_pct']:.1f}% on held-out "
+                    f"real vs refined; D {entry['heldout_d_accuracy']:.3f} (refined {entry['d_acc_refined']:.3f}, "
+                    f"real {entry['d_acc_real']:.3f})"
                     + (f"; stopping: {stopping.decision['reason']}" if stopping.decision else ""))
 
     callbacks = ([stopping] if stopping is not None else []) + [ProgressLines()]
