@@ -31,6 +31,14 @@ it the fixed camera recovers:
 
     python benchmarks/refiner_ceiling.py --camera webcam --seeds 0 1 2 --out runs/webcam_ceiling.json
 
+With --camera embedded_v2 (the v2 pair: procedural_eyes/simulator_v2 lights every image itself,
+camera_v2 adds material and sensor appearance) the experiment's synthetic scenes are the v2
+simulator's, re-rendered and re-imaged with the v2 camera; the rows and the gap are a suite
+camera's: `simulator`, `camera` (the v2 camera with its randomness: a perfect refiner) and
+`camera_fixed` (`camera_v2.fixed()`: mid-range parameters, no texture or sensor noise):
+
+    python benchmarks/refiner_ceiling.py --camera embedded_v2 --seeds 0 1 2 --out docs/results/embedded_v2_ceiling.json
+
 Prints a table of mean angular error / % within 7 degrees per variant (mean over seeds);
 with --critic-seeds also the realism critic's held-out accuracy, target vs each variant
 (the experiment's critic: 50 % = indistinguishable).
@@ -42,7 +50,7 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -57,17 +65,20 @@ from simgan_tf.experiments.gaze import train_and_evaluate  # noqa: E402
 from simgan_tf.experiments.settings import get_experiment_settings  # noqa: E402
 from simgan_tf.experiments.sources import (  # noqa: E402
     EMBEDDED_CAMERA,
+    EMBEDDED_PAIRS,
+    EMBEDDED_V2_CAMERA,
     SourceSpec,
     camera_names,
     load_experiment_data,
 )
 from simgan_tf.run_io import write_json_atomic  # noqa: E402
-from tfds_builders.procedural_eyes import camera, camera_suite, render  # noqa: E402
+from tfds_builders.procedural_eyes import camera, camera_suite, camera_v2, lit_render, render  # noqa: E402
 from tfds_builders.procedural_eyes.procedural_eyes_dataset_builder import (  # noqa: E402
     RENDER_BATCH,
     SPLIT_SEEDS,
     Builder as ProceduralEyes,
     batch_seed_sequences,
+    render_v2_scenes,
 )
 
 _NO_ILLUMINATION = dict(gradient_strength=(0.0, 0.0), side_light_prob=0.0, exposure_log_sigma=0.0,
@@ -89,7 +100,8 @@ def _fixed_camera() -> camera.CameraConfig:
     return dataclasses.replace(base, **mid)
 
 
-Imaging = Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
+# (clean render, skin coverage or the v2 material maps, camera stream) -> uint8 images
+Imaging = Callable[[np.ndarray, Any, np.random.Generator], np.ndarray]
 FIXED_CAMERA = _fixed_camera()
 
 
@@ -115,6 +127,14 @@ VARIANTS: dict[str, Imaging] = {
 # Rows for a suite camera: they image the experiment's synthetic (uint8) images directly.
 SUITE_VARIANTS = ("simulator", "camera", "camera_fixed")
 
+# Rows for the v2 pair: they image the v2 simulator's lit scenes (float render + material maps).
+FIXED_CAMERA_V2 = camera_v2.fixed()
+V2_VARIANTS: dict[str, Imaging] = {
+    "simulator": lambda lit, maps, rng: render.to_uint8(lit),
+    "camera": lambda lit, maps, rng: camera_v2.apply_sensor_camera(lit, maps, rng),
+    "camera_fixed": lambda lit, maps, rng: camera_v2.apply_sensor_camera(lit, maps, None, FIXED_CAMERA_V2),
+}
+
 
 def suite_images(cam: camera_suite.SuiteCamera, variant: str, synthetic: np.ndarray) -> np.ndarray:
     """The experiment's first synthetic scenes (simulator[train] scenes 0, 1, ...) as `variant`
@@ -138,22 +158,28 @@ def gap_summary(runs: dict[str, dict]) -> dict[str, float]:
             "fixed_recovers_pct": 100.0 * (sim - fixed) / (sim - cam) if sim != cam else float("nan")}
 
 
-def render_experiment_scenes(pupil_centres: np.ndarray, max_batches: int | None = None) -> tuple[list[tuple], np.ndarray]:
+def render_experiment_scenes(pupil_centres: np.ndarray, max_batches: int | None = None,
+                             pair: str = EMBEDDED_CAMERA) -> tuple[list[tuple], np.ndarray]:
     """Re-render the simulator[train] batches that hold the experiment's synthetic images.
 
     TFDS stores examples in hashed-key order, so the experiment's first N images are spread
     over the split; each is found by its pupil-centre label (float32 x, y, unique per scene).
     Returns the batches as (clean, skin, camera seed sequence) and, per experiment image, the
     flat index into their concatenation. Searches at most `max_batches` batches (default:
-    the whole split).
+    the whole split). With pair="embedded_v2" the scenes are simulator_v2[train]'s and each
+    batch is (lit render, material maps, camera seed sequence).
     """
-    seed = SPLIT_SEEDS[("simulator", "train")]
+    config = "simulator_v2" if pair == EMBEDDED_V2_CAMERA else "simulator"
+    seed = SPLIT_SEEDS[(config, "train")]
     wanted = {p.tobytes(): k for k, p in enumerate(np.asarray(pupil_centres, np.float32))}
     batches, where = [], np.full(len(wanted), -1)
-    split_size = ProceduralEyes.SPLIT_SIZES["simulator"]["train"]
+    split_size = ProceduralEyes.SPLIT_SIZES[config]["train"]
     for batch in range(max_batches or -(-split_size // RENDER_BATCH)):
-        geometry_seq, camera_seq = batch_seed_sequences(seed, batch)
-        clean, skin, labels = render.render_batch(np.random.default_rng(geometry_seq), RENDER_BATCH)
+        if pair == EMBEDDED_V2_CAMERA:
+            clean, skin, labels, camera_seq = render_v2_scenes(seed, batch)  # skin: the material maps
+        else:
+            geometry_seq, camera_seq = batch_seed_sequences(seed, batch)
+            clean, skin, labels = render.render_batch(np.random.default_rng(geometry_seq), RENDER_BATCH)
         keys = [p.tobytes() for p in labels["pupil_center"].astype(np.float32)]
         hits = [(i, wanted[key]) for i, key in enumerate(keys) if key in wanted]
         if hits:
@@ -180,15 +206,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--critic-seeds", type=int, nargs="*", default=[],
                         help="also train the experiment's realism critic (target vs each variant) with these seeds")
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS),
-                        help=f"rows to measure (default: all; a suite camera has only {', '.join(SUITE_VARIANTS)})")
+                        help=f"rows to measure (default: all; a suite camera and embedded_v2 have only "
+                             f"{', '.join(SUITE_VARIANTS)})")
     parser.add_argument("--camera", default=EMBEDDED_CAMERA, choices=camera_names(),
-                        help="target camera: the embedded one, or a suite camera (camera_suite.py)")
+                        help="target camera: the embedded pair, its v2 (embedded_v2), "
+                             "or a suite camera (camera_suite.py)")
     parser.add_argument("--out", help="write the figures as JSON here")
     args = parser.parse_args(argv)
-    suite = args.camera != EMBEDDED_CAMERA
+    suite = args.camera not in EMBEDDED_PAIRS
+    v2 = args.camera == EMBEDDED_V2_CAMERA
     if args.variants is None:
-        args.variants = list(SUITE_VARIANTS if suite else VARIANTS)
-    elif suite and set(args.variants) - set(SUITE_VARIANTS):
+        args.variants = list(SUITE_VARIANTS if suite or v2 else VARIANTS)
+    elif (suite or v2) and set(args.variants) - set(SUITE_VARIANTS):
         parser.error(f"--camera {args.camera} measures only {', '.join(SUITE_VARIANTS)}")
 
     settings = get_experiment_settings(args.preset)
@@ -202,13 +231,13 @@ def main(argv: list[str] | None = None) -> dict:
     if suite:
         cam = camera_suite.get_camera(args.camera)
     else:
-        batches, where = render_experiment_scenes(d.synthetic_pupil[:n])
+        batches, where = render_experiment_scenes(d.synthetic_pupil[:n], pair=args.camera)
     runs: dict[str, dict] = {}
     for variant in args.variants:
         if suite:
             images = suite_images(cam, variant, d.synthetic[:n])
         else:
-            images = reimage(batches, where, VARIANTS[variant])
+            images = reimage(batches, where, (V2_VARIANTS if v2 else VARIANTS)[variant])
         if variant == "simulator" and not np.array_equal(images, d.synthetic[:n]):
             raise SystemExit("refiner_ceiling: re-rendered scenes differ from the experiment's synthetic images")
         per_seed = []
@@ -242,6 +271,15 @@ def main(argv: list[str] | None = None) -> dict:
                "seeds": args.seeds, "critic_seeds": args.critic_seeds, "runs": runs,
                "camera_fixed": dataclasses.asdict(FIXED_CAMERA),
                "command": " ".join(["python", "benchmarks/refiner_ceiling.py"] + (argv if argv is not None else sys.argv[1:]))}
+    if v2:
+        gap = gap_summary(runs)
+        summary.update(camera=args.camera, camera_parameters=dataclasses.asdict(camera_v2.DEFAULT_SENSOR_CAMERA),
+                       camera_fixed=dataclasses.asdict(FIXED_CAMERA_V2),
+                       simulator_lighting=dataclasses.asdict(lit_render.DEFAULT_LIGHTING_CONFIG),
+                       data=d.described, gap=gap)
+        if gap:
+            print(f"\n{args.camera}: simulator / camera error {gap['synthetic_over_camera']:.2f}x; the fixed camera "
+                  f"recovers {gap['fixed_recovers_pct']:.0f}% of the gap")
     if suite:
         gap = gap_summary(runs)
         summary.update(camera=cam.name, camera_description=cam.description, camera_parameters=cam.parameters(),

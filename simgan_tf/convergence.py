@@ -79,7 +79,7 @@ class RealismStopping(keras.callbacks.Callback):
     trace_path: JSON file of the per-checkpoint figures and the decision (resumable).
     patience / min_delta: checks without an improvement of min_delta (critic percentage points).
     start_step: checks from this step on count for the decision (see `stop_decision`).
-    every: check at every `every`-th checkpoint (a multiple of checkpoint_every, in steps).
+    every: steps between checks (checks run at checkpoints: the first one in each new stretch).
     critic: the critic's size and schedule; seed: its initialisation and data split.
     """
 
@@ -120,11 +120,14 @@ class RealismStopping(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def _due(self, step: int) -> bool:
-        """A check belongs to this step: adversarial phase, on the check grid, or the last step."""
+        """A check belongs to this checkpoint: adversarial phase, and the first checkpoint in a
+        new stretch of `every` steps since the last check (or the run's last step)."""
         if step <= 0 or self.model.phase_of(step - 1) != "adversarial":
             return False
-        every = self.every or self.model.training_config.checkpoint_every
-        return step % every == 0 or step >= self.model.total_steps
+        t = self.model.training_config
+        every = self.every or t.checkpoint_every
+        last = self.trace[-1]["step"] if self.trace else t.pretrain_r_steps + t.pretrain_d_steps
+        return step // every > last // every or step >= self.model.total_steps
 
     def on_train_begin(self, logs=None):
         step = int(self.model.step.numpy())

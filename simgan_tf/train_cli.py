@@ -49,6 +49,16 @@ def build_parser(task: str) -> argparse.ArgumentParser:
     g.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
     g.add_argument("--log-every", type=int, help="steps between fetching the losses (progress, TensorBoard, NaN check)")
 
+    c = parser.add_argument_group(
+        "stopping: a fresh critic on held-out real images vs refined ones (stopping.json in the run dir)")
+    c.add_argument("--stop-check-every", type=int,
+                   help="steps between realism checks (run at checkpoints); 0: no rule, train all --steps")
+    c.add_argument("--stop-patience", type=int, help="checks without an improvement before stopping")
+    c.add_argument("--stop-min-delta", type=float, help="critic accuracy points that count as an improvement")
+    c.add_argument("--stop-min-steps", type=int, help="adversarial iterations before checks count")
+    c.add_argument("--stop-heldout", type=int,
+                   help="real images kept out of training for the checks (the first ones of --real)")
+
     e = parser.add_argument_group("speed and scale")
     e.add_argument("--strategy", choices=["default", "mirrored", "multiworker"], default="default",
                    help="tf.distribute strategy: one device; all local GPUs (MirroredStrategy); several machines "
@@ -114,6 +124,11 @@ def resolve_preset(args: argparse.Namespace, task: str) -> cfg.Preset:
         precision=args.precision,
         xla=args.xla,
         steps_per_call=args.steps_per_call,
+        stop_check_every=args.stop_check_every,
+        stop_patience=args.stop_patience,
+        stop_min_delta=args.stop_min_delta,
+        stop_min_steps=args.stop_min_steps,
+        stop_heldout=args.stop_heldout,
     )
     data_changes = {
         "synthetic": args.synthetic,
@@ -135,6 +150,33 @@ def default_run_dir(preset: cfg.Preset) -> Path:
     return Path("runs") / f"{preset.name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+STOPPING_FILE = "stopping.json"
+
+
+def realism_stopping(preset: cfg.Preset, run_dir: Path, synthetic, real):
+    """(training real images, RealismStopping): the first `stop_heldout` real images are kept
+    out of training for the checks; the checks refine as many synthetic training images."""
+    from simgan_tf import data
+    from simgan_tf.convergence import RealismStopping
+
+    t = preset.training
+    heldout = data.take_images(real, t.stop_heldout)
+    available = int(real.cardinality())
+    if len(heldout) < t.stop_heldout or (available >= 0 and available - t.stop_heldout < t.batch_size):
+        raise data.DataError(
+            f"--stop-heldout {t.stop_heldout}: the real domain {preset.data.real!r} has "
+            f"{available if available >= 0 else len(heldout)} images; the realism checks need that many held out "
+            f"and training at least a batch more. Use a smaller --stop-heldout or --stop-check-every 0"
+        )
+    stopping = RealismStopping(
+        data.take_images(synthetic, t.stop_heldout), heldout, run_dir / STOPPING_FILE,
+        patience=t.stop_patience, min_delta=t.stop_min_delta,
+        start_step=t.pretrain_r_steps + t.pretrain_d_steps + t.stop_min_steps, every=t.stop_check_every,
+        seed=t.seed,
+    )
+    return real.skip(t.stop_heldout), stopping
+
+
 def run(preset: cfg.Preset, run_dir: Path, verbose: int = 1, strategy: str = "default") -> dict:
     """Train (or resume) and write samples.png and summary.json; returns the summary.
 
@@ -152,8 +194,15 @@ def run(preset: cfg.Preset, run_dir: Path, verbose: int = 1, strategy: str = "de
                                    t.seed, d.skip_bad, d.resize_method)
     real = data.image_dataset(d.real, d.real_split, preset.image, d.data_dir, d.manual_dir, t.seed + 1,
                               d.skip_bad, d.resize_method)
+    callbacks = []
+    if t.stop_check_every:
+        real, stopping = realism_stopping(preset, run_dir, synthetic, real)
+        callbacks.append(stopping)
     gan = SimGAN.from_preset(preset, run_dir=run_dir, strategy=distribution)
-    gan.fit(synthetic, real, verbose=verbose if strategies.is_chief(distribution) else 0)
+    gan.fit(synthetic, real, callbacks=callbacks, verbose=verbose if strategies.is_chief(distribution) else 0)
+    if callbacks and callbacks[0].decision and verbose:
+        print(f"Stopped at step {callbacks[0].decision['stopped_step']}: {callbacks[0].decision['reason']} "
+              f"(trace: {run_dir / STOPPING_FILE})", flush=True)
     return run_io.write_run_outputs(gan, dict(gan.last_losses), data.take_images(synthetic, 8),
                                     data.take_images(real, 8), started)
 

@@ -39,7 +39,7 @@ def tiny_preset(**training) -> cfg.Preset:
         training=dataclasses.replace(
             base.training,
             **{"steps": 4, "pretrain_r_steps": 2, "pretrain_d_steps": 2, "batch_size": 4, "buffer_size": 8,
-               "checkpoint_every": 2, "log_every": 1, **training},
+               "checkpoint_every": 2, "log_every": 1, "stop_check_every": 0, **training},
         ),
     )
 

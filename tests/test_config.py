@@ -22,6 +22,8 @@ from tfds_builders import constants
     ({"checkpoint_every": 0}, r"checkpoint_every \(--checkpoint-every\) must be an integer >= 1"),
     ({"lr_boundaries": (10,)}, r"lr_boundaries"),
     ({"grad_clip_norm": -1.0}, r"grad_clip_norm must be > 0 or None"),
+    ({"stop_check_every": -1}, r"stop_check_every \(--stop-check-every\) must be an integer >= 0"),
+    ({"stop_heldout": 0}, r"stop_heldout \(--stop-heldout\) must be an integer >= 1"),
 ])
 def test_invalid_training_settings_are_named(change, message):
     with pytest.raises(ValueError, match=message):
@@ -31,7 +33,7 @@ def test_invalid_training_settings_are_named(change, message):
 def test_valid_changes_and_callable_psi_are_accepted():
     preset = cfg.with_overrides(cfg.GAZE_QUICK, buffer_size=3, use_history=False, psi=lambda x: x)
     assert preset.training.buffer_size == 3 and callable(preset.training.psi)
-    assert preset.training.total_steps == 200 + 50 + 500
+    assert preset.training.total_steps == 200 + 50 + 2000  # the ceiling; the realism rule usually ends sooner
 
 
 def test_other_configs_validate_too():

@@ -396,6 +396,7 @@ def run_experiment(
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
     settings = dataclasses.replace(settings, seeds=seeds)
     sources.validate()
+    sources = sources.resolved()  # --camera embedded_v2: the v2 TFDS names, also in experiment.json
     _check_or_write_experiment(out_dir, settings, sources)
     image = settings.refiner.image
     n = settings.train_images
@@ -447,7 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
     from simgan_tf.experiments.sources import EMBEDDED_CAMERA, camera_names
 
     d.add_argument("--camera", default=EMBEDDED_CAMERA, choices=camera_names(),
-                   help="target camera: the embedded one (procedural_eyes/camera), or a suite camera that images "
+                   help="target camera: the embedded pair (procedural_eyes/simulator + camera), its v2 "
+                        "(embedded_v2: a simulator that lights each image, a camera that adds material and sensor "
+                        "appearance; procedural_eyes/simulator_v2 + camera_v2), or a suite camera that images "
                         "the simulator's own scenes for the real, test and oracle domains "
                         "(tfds_builders/procedural_eyes/camera_suite.py; not with --real/test/oracle-dir)")
     d.add_argument("--real-dir", help="your target domain: any folder of (unlabeled) eye images; the refiner trains on it")

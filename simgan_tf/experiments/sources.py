@@ -9,12 +9,15 @@ Domains:
   test       labeled target images, evaluation only
   oracle     labeled target training images, only for the "oracle" reference row
 
-The target domains come from the embedded camera (procedural_eyes/camera, camera_labeled),
-from your folders, or from a suite camera (`SourceSpec.camera`, --camera): a suite camera
-images the simulator's own scenes, disjoint ranges of them per domain (`camera_scene_ranges`).
+The target domains come from an embedded pair of TFDS configs (`SourceSpec.camera`, --camera:
+`embedded` = procedural_eyes/simulator, camera, camera_labeled; `embedded_v2` = their v2
+configs, a simulator that lights every image itself and a camera that adds material and
+sensor appearance), from your folders, or from a suite camera: a suite camera images the
+simulator's own scenes, disjoint ranges of them per domain (`camera_scene_ranges`).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,11 +34,34 @@ DEFAULT_REAL = "procedural_eyes/camera"
 DEFAULT_TARGET_LABELED = "procedural_eyes/camera_labeled"
 # The target camera of the embedded TFDS data; other names are suite cameras (camera_suite.CAMERAS).
 EMBEDDED_CAMERA = "embedded"
+EMBEDDED_V2_CAMERA = "embedded_v2"
+
+
+@dataclass(frozen=True)
+class EmbeddedPair:
+    """An embedded simulator/camera pair: its TFDS dataset names and where it is made."""
+
+    synthetic: str
+    real: str
+    target_labeled: str
+    made_by: str
+
+
+# --camera name -> embedded pair. `embedded` (v1): a flat-lit simulator and a camera with per-image
+# lighting randomness; `embedded_v2`: the simulator lights each image, the camera adds material and
+# sensor appearance (tfds_builders/procedural_eyes/README.md, "The v2 pair").
+EMBEDDED_PAIRS: dict[str, EmbeddedPair] = {
+    EMBEDDED_CAMERA: EmbeddedPair(DEFAULT_SYNTHETIC, DEFAULT_REAL, DEFAULT_TARGET_LABELED,
+                                  "tfds_builders/procedural_eyes/camera.py"),
+    EMBEDDED_V2_CAMERA: EmbeddedPair("procedural_eyes/simulator_v2", "procedural_eyes/camera_v2",
+                                     "procedural_eyes/camera_v2_labeled",
+                                     "tfds_builders/procedural_eyes/lit_render.py, camera_v2.py"),
+}
 
 
 def camera_names() -> tuple[str, ...]:
-    """Every --camera choice: the embedded camera, then the registered suite cameras."""
-    return (EMBEDDED_CAMERA, *camera_suite.CAMERAS)
+    """Every --camera choice: the embedded pairs, then the registered suite cameras."""
+    return (*EMBEDDED_PAIRS, *camera_suite.CAMERAS)
 
 
 @dataclass(frozen=True)
@@ -60,14 +86,26 @@ class SourceSpec:
     data_dir: str | None = None
     manual_dir: str | None = None
     skip_bad: bool = False  # leave out (and log) bad files and CSV rows instead of stopping
-    # "embedded": the TFDS camera configs above; a suite camera's name: real, test and oracle
-    # are that camera's images of the synthetic dataset's own scenes (see camera_scene_ranges).
+    # "embedded": the TFDS camera configs above; "embedded_v2": the v2 configs (`resolved()` puts
+    # their names in the fields left at the defaults above); a suite camera's name: real, test and
+    # oracle are that camera's images of the synthetic dataset's own scenes (see camera_scene_ranges).
     camera: str = EMBEDDED_CAMERA
+
+    def resolved(self) -> "SourceSpec":
+        """The spec with the TFDS names of its embedded pair: fields still at the `embedded`
+        defaults switch to the pair's datasets (a suite camera or `embedded`: unchanged)."""
+        pair = EMBEDDED_PAIRS.get(self.camera)
+        if pair is None or self.camera == EMBEDDED_CAMERA:
+            return self
+        switch = {"synthetic": (DEFAULT_SYNTHETIC, pair.synthetic), "real": (DEFAULT_REAL, pair.real),
+                  "test": (DEFAULT_TARGET_LABELED, pair.target_labeled),
+                  "oracle": (DEFAULT_TARGET_LABELED, pair.target_labeled)}
+        return dataclasses.replace(self, **{k: new for k, (old, new) in switch.items() if getattr(self, k) == old})
 
     def validate(self) -> None:
         """Folder and CSV come in pairs; a custom real domain needs its own test/oracle data;
         a suite camera makes every target domain itself, so it takes no target folders."""
-        if self.camera != EMBEDDED_CAMERA:
+        if self.camera not in EMBEDDED_PAIRS:
             if self.camera not in camera_suite.CAMERAS:
                 raise ValueError(f"--camera {self.camera!r}: expected one of {', '.join(camera_names())}")
             clashes = [flag for flag, given in (
@@ -94,7 +132,8 @@ class SourceSpec:
     @property
     def custom_target(self) -> bool:
         """True when the user brings their own real domain (then the embedded labels don't apply)."""
-        return self.real_dir is not None or self.real != DEFAULT_REAL
+        pair = EMBEDDED_PAIRS.get(self.camera, EMBEDDED_PAIRS[EMBEDDED_CAMERA])
+        return self.real_dir is not None or self.real not in (DEFAULT_REAL, pair.real)
 
 
 @dataclass
@@ -232,11 +271,13 @@ def load_experiment_data(
 ) -> ExperimentData:
     """Load every domain the experiment needs (sizes from the ExperimentSettings)."""
     spec.validate()
-    if spec.camera != EMBEDDED_CAMERA:
+    if spec.camera not in EMBEDDED_PAIRS:
         return _load_suite_camera(spec, image, synthetic_count, real_count, test_count, oracle_count)
+    spec = spec.resolved()
+    pair = EMBEDDED_PAIRS[spec.camera]
     described: dict[str, str] = {}
     if not spec.custom_target:
-        described["camera"] = f"{EMBEDDED_CAMERA}: {DEFAULT_REAL}, {DEFAULT_TARGET_LABELED} (tfds_builders/procedural_eyes/camera.py)"
+        described["camera"] = f"{spec.camera}: {pair.real}, {pair.target_labeled} ({pair.made_by})"
     skipped: dict[str, str] = {}
 
     if spec.synthetic_dir:

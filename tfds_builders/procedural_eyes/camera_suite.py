@@ -214,7 +214,7 @@ CAMERAS: dict[str, SuiteCamera] = {c.name: c for c in (WEBCAM, LOWLIGHT, DEFOCUS
 
 def register_camera(camera: SuiteCamera) -> SuiteCamera:
     """Add (or replace) a suite camera by name; returns it."""
-    if camera.name == "embedded" or camera.is_fixed:
+    if camera.name in ("embedded", "embedded_v2") or camera.is_fixed:  # the embedded pairs' --camera names
         raise ValueError(f"camera name {camera.name!r} is reserved")
     CAMERAS[camera.name] = camera
     return camera

@@ -8,6 +8,12 @@ Three configs share one geometry distribution (`render.sample_params`):
     to train a reference "oracle" estimator, `test` is the evaluation set.
 Everything is deterministic from a fixed seed per (config, split), and the seeds differ
 between all of them, so no image appears in two splits.
+
+The v2 pair (`simulator_v2`, `camera_v2`, `camera_v2_labeled`) has the same geometry
+distribution and the same three roles, but the simulator lights every image itself
+(`lit_render.py`: light direction and intensity, ambient, exposure, skin tone, ...) and its
+camera (`camera_v2.py`) adds only what a simulator lacks: material and sensor appearance.
+The v1 configs are unchanged.
 """
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ import numpy as np
 import PIL.Image
 import tensorflow_datasets as tfds
 
-from tfds_builders.procedural_eyes import camera, render
+from tfds_builders.procedural_eyes import camera, camera_v2, lit_render, render
 
 # (config, split) -> root seed of the split's random stream. Disjoint by construction.
 SPLIT_SEEDS: dict[tuple[str, str], int] = {
@@ -28,7 +34,14 @@ SPLIT_SEEDS: dict[tuple[str, str], int] = {
     ("camera", "train"): 201,
     ("camera_labeled", "train"): 301,
     ("camera_labeled", "test"): 302,
+    ("simulator_v2", "train"): 111,
+    ("simulator_v2", "test"): 112,
+    ("camera_v2", "train"): 211,
+    ("camera_v2_labeled", "train"): 311,
+    ("camera_v2_labeled", "test"): 312,
 }
+# Imaging processes: v1 (flat-lit simulator, camera with per-image lighting) and v2.
+IMAGING = ("simulator", "camera", "simulator_v2", "camera_v2")
 
 # Examples are rendered in batches of this size (vectorised numpy). Batch b of a split is
 # drawn from np.random.default_rng([seed, b]); changing this changes the dataset.
@@ -39,7 +52,7 @@ RENDER_BATCH = 500
 class ProceduralEyesConfig(tfds.core.BuilderConfig):
     """One domain of procedural eyes: imaging process and whether labels are exposed."""
 
-    imaging: str = "simulator"  # "simulator" (clean) or "camera"
+    imaging: str = "simulator"  # one of IMAGING: "simulator" (clean), "camera", or their v2
     labeled: bool = True
 
 
@@ -61,6 +74,19 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             name="camera_labeled", imaging="camera", labeled=True,
             description="Target camera domain with labels (disjoint seeds): oracle training and evaluation.",
         ),
+        ProceduralEyesConfig(
+            name="simulator_v2", imaging="simulator_v2", labeled=True,
+            description="v2 simulator: renders lit per image (light direction and intensity, ambient, exposure, "
+                        "skin tone, ...), with gaze, pupil and eyelid labels.",
+        ),
+        ProceduralEyesConfig(
+            name="camera_v2", imaging="camera_v2", labeled=False,
+            description="v2 target camera, images only: lit scenes through material and sensor appearance.",
+        ),
+        ProceduralEyesConfig(
+            name="camera_v2_labeled", imaging="camera_v2", labeled=True,
+            description="v2 target camera with labels (disjoint seeds): oracle training and evaluation.",
+        ),
     ]
     DEFAULT_BUILDER_CONFIG_NAME = "simulator"
     # config -> split -> number of examples. A class attribute so tests can shrink it.
@@ -68,6 +94,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         "simulator": {"train": 40_000, "test": 2_000},
         "camera": {"train": 20_000},
         "camera_labeled": {"train": 20_000, "test": 2_000},
+        "simulator_v2": {"train": 40_000, "test": 2_000},
+        "camera_v2": {"train": 20_000},
+        "camera_v2_labeled": {"train": 20_000, "test": 2_000},
     }
 
     def _info(self) -> tfds.core.DatasetInfo:
@@ -132,6 +161,24 @@ def batch_seed_sequences(seed: int, batch_index: int) -> tuple[np.random.SeedSeq
     return geometry_seq, camera_seq
 
 
+def lighting_seed_sequence(seed: int, batch_index: int) -> np.random.SeedSequence:
+    """The v2 simulator's lighting stream of one render batch: a third child of the batch's
+    seed, beside `batch_seed_sequences`' geometry and camera streams (which it leaves as they are)."""
+    return np.random.SeedSequence([seed, batch_index]).spawn(3)[2]
+
+
+def render_v2_scenes(
+    seed: int, batch_index: int
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], np.random.SeedSequence]:
+    """Batch `batch_index` of a v2 split before the camera: the lit renders float (RENDER_BATCH,
+    35, 55), their material maps, the labels and the camera's seed sequence, so the same scenes
+    can be imaged again by another process (benchmarks/refiner_ceiling.py does)."""
+    geometry_seq, camera_seq = batch_seed_sequences(seed, batch_index)
+    lighting_rng = np.random.default_rng(lighting_seed_sequence(seed, batch_index))
+    images, maps, labels = lit_render.render_lit_batch(np.random.default_rng(geometry_seq), lighting_rng, RENDER_BATCH)
+    return images, maps, labels, camera_seq
+
+
 def render_domain_batch(seed: int, batch_index: int, imaging: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Batch `batch_index` of a split: uint8 images (RENDER_BATCH, 35, 55, 1) and labels.
 
@@ -139,8 +186,13 @@ def render_domain_batch(seed: int, batch_index: int, imaging: str) -> tuple[np.n
     The camera process draws from its own child stream, so the geometry (and labels) of a
     batch depend only on (seed, batch_index), not on the imaging process.
     """
-    if imaging not in ("simulator", "camera"):
-        raise ValueError(f"procedural_eyes: imaging {imaging!r}; expected 'simulator' or 'camera'")
+    if imaging not in IMAGING:
+        raise ValueError(f"procedural_eyes: imaging {imaging!r}; expected one of {IMAGING}")
+    if imaging in ("simulator_v2", "camera_v2"):
+        lit, maps, labels, camera_seq = render_v2_scenes(seed, batch_index)
+        if imaging == "camera_v2":
+            return camera_v2.apply_sensor_camera(lit, maps, np.random.default_rng(camera_seq)), labels
+        return render.to_uint8(lit), labels
     geometry_seq, camera_seq = batch_seed_sequences(seed, batch_index)
     images, skin, labels = render.render_batch(np.random.default_rng(geometry_seq), RENDER_BATCH)
     if imaging == "camera":

@@ -184,18 +184,10 @@ def labels(params: dict[str, np.ndarray], cfg: EyeRenderConfig = DEFAULT_RENDER_
     }
 
 
-def render(
-    params: dict[str, np.ndarray], cfg: EyeRenderConfig = DEFAULT_RENDER_CONFIG, *, with_glint: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """Render a batch of eyes.
-
-    `with_glint=False` leaves out the corneal reflection, which can sit on the pupil and
-    hide part of it (tests use this to measure the pupil alone).
-
-    Returns (images, skin): float32 (n, H, W) intensities in [0, 1], and the (n, H, W)
-    coverage of skin (1 outside the eye opening), which the camera process needs to put
-    texture on skin only.
-    """
+def scene_geometry(params: dict[str, np.ndarray], cfg: EyeRenderConfig = DEFAULT_RENDER_CONFIG) -> dict[str, np.ndarray]:
+    """Per-pixel geometry of a batch of eyes, shared by the simulators (`render` and
+    `lit_render.render_lit`): coverages, coordinates and normals, each (n, H, W) or
+    broadcastable to it, plus the broadcast parameters under "p"."""
     p = _expand(params)
     H, W = cfg.height, cfg.width
     X = np.arange(W, dtype=np.float32)[None, None, :]
@@ -215,10 +207,9 @@ def render(
     in_corner = a - np.abs(u)
     opening = _smooth_cover(in_up) * _smooth_cover(in_low) * _smooth_cover(in_corner)
 
-    # --- Eyeball: shaded sclera (sphere normal z), iris and pupil ellipses, corneal glint.
+    # --- Eyeball: sphere normal, iris and pupil ellipses.
     ex, ey = (X - p["cx"]) / R, (Y - p["cy"]) / R
     nz = np.sqrt(np.clip(1.0 - ex * ex - ey * ey, 0.0, 1.0))
-    eye = p["sclera"] * (0.55 + 0.45 * nz)
 
     gaze = pitch_yaw_to_vector(np.stack([params["pitch"], params["yaw"]], axis=-1)).astype(np.float32)
     gx, gy, gz = (gaze[:, i][:, None, None] for i in range(3))
@@ -238,13 +229,44 @@ def render(
     iris_cover = _smooth_cover((1.0 - q) / grad_q)
     pr = p["pupil_ratio"]  # pupil: same ellipse scaled by pr, so q / pr == 1 on its edge
     pupil_cover = _smooth_cover((pr - q) / grad_q)
-
     angle = np.arctan2(s2, s1)
-    streaks = 1.0 + 0.08 * np.sin(p["iris_streaks"] * angle + p["iris_phase"])
+
+    # Caruncle: the pinkish mound in the inner corner (image right), seen through the opening.
+    car_u = (u - 0.88 * a) / (0.2 * a)
+    car_v = v / (0.35 * R)
+    caruncle_cover = _smooth_cover((1.0 - np.sqrt(car_u ** 2 + car_v ** 2)) * 0.2 * a)
+    return {
+        "p": p, "X": X, "Y": Y, "R": R, "xm": xm, "ym": ym, "a": a, "u": u, "v": v, "t": t, "h_up": h_up,
+        "in_up": in_up, "opening": opening, "ex": ex, "ey": ey, "nz": nz, "gx": gx, "gy": gy, "q": q,
+        "iris_cover": iris_cover, "pupil_cover": pupil_cover, "angle": angle, "caruncle_cover": caruncle_cover,
+    }
+
+
+def render(
+    params: dict[str, np.ndarray], cfg: EyeRenderConfig = DEFAULT_RENDER_CONFIG, *, with_glint: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Render a batch of eyes.
+
+    `with_glint=False` leaves out the corneal reflection, which can sit on the pupil and
+    hide part of it (tests use this to measure the pupil alone).
+
+    Returns (images, skin): float32 (n, H, W) intensities in [0, 1], and the (n, H, W)
+    coverage of skin (1 outside the eye opening), which the camera process needs to put
+    texture on skin only.
+    """
+    g = scene_geometry(params, cfg)
+    p, X, Y, R = g["p"], g["X"], g["Y"], g["R"]
+    H, W = cfg.height, cfg.width
+    u, v, t, a, xm, h_up, in_up = g["u"], g["v"], g["t"], g["a"], g["xm"], g["h_up"], g["in_up"]
+    opening, nz, gx, gy, q = g["opening"], g["nz"], g["gx"], g["gy"], g["q"]
+
+    # --- Eyeball: shaded sclera (sphere normal z), iris and pupil ellipses, corneal glint.
+    eye = p["sclera"] * (0.55 + 0.45 * nz)
+    streaks = 1.0 + 0.08 * np.sin(p["iris_streaks"] * g["angle"] + p["iris_phase"])
     limbus = 1.0 - p["limbus"] * np.clip((q - 0.7) / 0.3, 0.0, 1.0) ** 2
     iris = p["iris"] * streaks * limbus
-    eye = eye + (iris - eye) * iris_cover
-    eye = eye + (p["pupil"] - eye) * pupil_cover
+    eye = eye + (iris - eye) * g["iris_cover"]
+    eye = eye + (p["pupil"] - eye) * g["pupil_cover"]
 
     gcx = p["cx"] + 0.45 * R * gx + p["glint_dx"] * R
     gcy = p["cy"] + 0.45 * R * gy + p["glint_dy"] * R
@@ -252,11 +274,7 @@ def render(
         glint_w = np.exp(-((X - gcx) ** 2 + (Y - gcy) ** 2) / (2.0 * p["glint_sigma"] ** 2))
         eye = eye + (p["glint"] - eye) * glint_w
 
-    # Caruncle: the pinkish mound in the inner corner (image right), seen through the opening.
-    car_u = (u - 0.88 * a) / (0.2 * a)
-    car_v = v / (0.35 * R)
-    caruncle_cover = _smooth_cover((1.0 - np.sqrt(car_u ** 2 + car_v ** 2)) * 0.2 * a)
-    eye = eye + (p["caruncle"] * (0.8 + 0.2 * nz) - eye) * caruncle_cover
+    eye = eye + (p["caruncle"] * (0.8 + 0.2 * nz) - eye) * g["caruncle_cover"]
     # The upper lid shades the eyeball just below its margin.
     eye = eye * (1.0 - p["lid_shadow"] * np.exp(-np.clip(in_up, 0.0, None) / 1.5))
 
@@ -290,6 +308,7 @@ __all__ = [
     "DEFAULT_RENDER_CONFIG",
     "sample_params",
     "render",
+    "scene_geometry",
     "labels",
     "eyelid_landmarks",
     "render_batch",
