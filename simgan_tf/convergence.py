@@ -30,8 +30,8 @@ from simgan_tf.run_io import write_json_atomic
 MONITOR = "critic_accuracy_pct"  # the decision's figure; D's held-out accuracy is recorded beside it
 
 
-def heldout_d_accuracy(gan: Any, synthetic: np.ndarray, real: np.ndarray, batch_size: int = 256) -> dict[str, float]:
-    """D's patch accuracy on R(synthetic) (class 0) and on held-out real images (class 1)."""
+def heldout_d_accuracy(gan: Any, refined: np.ndarray, real: np.ndarray, batch_size: int = 256) -> dict[str, float]:
+    """D's patch accuracy on refined images (class 0) and on held-out real images (class 1)."""
 
     def accuracy(images: np.ndarray, label: int) -> float:
         hits, total = 0.0, 0
@@ -44,7 +44,6 @@ def heldout_d_accuracy(gan: Any, synthetic: np.ndarray, real: np.ndarray, batch_
             total += int(tf.size(predicted))
         return hits / max(total, 1)
 
-    refined = gan.refine(synthetic, batch_size=batch_size)
     acc_refined, acc_real = accuracy(refined, 0), accuracy(real, 1)
     return {"d_acc_refined": acc_refined, "d_acc_real": acc_real, "heldout_d_accuracy": 0.5 * (acc_refined + acc_real)}
 
@@ -109,8 +108,8 @@ class RealismStopping(keras.callbacks.Callback):
     def _measure(self, step: int) -> None:
         if self.trace and self.trace[-1]["step"] >= step:
             return
-        figures = heldout_d_accuracy(self.model, self.synthetic, self.real)
         refined = self.model.refine(self.synthetic)
+        figures = heldout_d_accuracy(self.model, refined, self.real)
         image = ImageSpec(*self.real.shape[1:])
         figures[MONITOR] = critic_accuracy(self.real, refined, image, self.critic, self.seed)["accuracy_pct"]
         self.trace.append({"step": step, **{k: round(float(v), 5) for k, v in figures.items()}})

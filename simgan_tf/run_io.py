@@ -25,6 +25,7 @@ SUMMARY_FILE = "summary.json"
 CHECKPOINT_DIR = "checkpoints"
 LOG_DIR = "logs"
 SAMPLES_FILE = "samples.png"
+STOPPING_FILE = "stopping.json"  # RealismStopping's per-check trace and why training stopped
 
 
 # Settings that may differ when resuming a run (they change how long or how often, not what).

@@ -150,13 +150,10 @@ def default_run_dir(preset: cfg.Preset) -> Path:
     return Path("runs") / f"{preset.name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-STOPPING_FILE = "stopping.json"
-
-
 def realism_stopping(preset: cfg.Preset, run_dir: Path, synthetic, real):
     """(training real images, RealismStopping): the first `stop_heldout` real images are kept
     out of training for the checks; the checks refine as many synthetic training images."""
-    from simgan_tf import data
+    from simgan_tf import data, run_io
     from simgan_tf.convergence import RealismStopping
 
     t = preset.training
@@ -169,7 +166,7 @@ def realism_stopping(preset: cfg.Preset, run_dir: Path, synthetic, real):
             f"and training at least a batch more. Use a smaller --stop-heldout or --stop-check-every 0"
         )
     stopping = RealismStopping(
-        data.take_images(synthetic, t.stop_heldout), heldout, run_dir / STOPPING_FILE,
+        data.take_images(synthetic, t.stop_heldout), heldout, run_dir / run_io.STOPPING_FILE,
         patience=t.stop_patience, min_delta=t.stop_min_delta,
         start_step=t.pretrain_r_steps + t.pretrain_d_steps + t.stop_min_steps, every=t.stop_check_every,
         seed=t.seed,
@@ -202,7 +199,7 @@ def run(preset: cfg.Preset, run_dir: Path, verbose: int = 1, strategy: str = "de
     gan.fit(synthetic, real, callbacks=callbacks, verbose=verbose if strategies.is_chief(distribution) else 0)
     if callbacks and callbacks[0].decision and verbose:
         print(f"Stopped at step {callbacks[0].decision['stopped_step']}: {callbacks[0].decision['reason']} "
-              f"(trace: {run_dir / STOPPING_FILE})", flush=True)
+              f"(trace: {run_dir / run_io.STOPPING_FILE})", flush=True)
     return run_io.write_run_outputs(gan, dict(gan.last_losses), data.take_images(synthetic, 8),
                                     data.take_images(real, 8), started)
 

@@ -1,5 +1,6 @@
 """Shared fixtures: tiny presets so trainer tests run in seconds on 2 CPU cores."""
 import dataclasses
+import importlib.util
 import os
 import subprocess
 import sys
@@ -47,3 +48,12 @@ def tiny_preset(**training) -> cfg.Preset:
 @pytest.fixture
 def tiny():
     return tiny_preset()
+
+
+@pytest.fixture(scope="module")
+def ceiling():
+    """benchmarks/refiner_ceiling.py as a module (benchmarks are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location("refiner_ceiling", REPO_ROOT / "benchmarks" / "refiner_ceiling.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,7 +2,6 @@
 experiment's --camera flag that runs on them (smoke preset, a small simulator in tmp)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from unittest import mock
@@ -12,7 +11,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT
 from simgan_tf import data
 from simgan_tf.experiments.gaze import main
 from simgan_tf.experiments.settings import PAPER, QUICK, SMOKE
@@ -151,14 +149,6 @@ def test_camera_flag_runs_the_smoke_experiment(data_dir, tmp_path, capsys):
     capsys.readouterr()
     assert main(["--smoke", "--quiet", "--out", str(out), "--camera", "lowlight", "--data-dir", data_dir]) == 2
     assert "camera" in capsys.readouterr().err
-
-
-@pytest.fixture(scope="module")
-def ceiling():
-    spec = importlib.util.spec_from_file_location("refiner_ceiling", REPO_ROOT / "benchmarks" / "refiner_ceiling.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_ceiling_rows_for_a_suite_camera(ceiling, scenes):

@@ -63,7 +63,7 @@ def test_realism_stopping_stops_at_a_checkpoint_and_a_resume_keeps_the_decision(
     assert stored["stopped"]["stopped_step"] == 10 and stored["stopped"]["best_step"] == 6
     assert MONITOR in history.history
     # D's figures are its patch accuracies on exactly these images; the critic's a percentage.
-    figures = heldout_d_accuracy(gan, synthetic[:8], heldout)
+    figures = heldout_d_accuracy(gan, gan.refine(synthetic[:8]), heldout)
     assert figures["heldout_d_accuracy"] == pytest.approx(stored["trace"][-1]["heldout_d_accuracy"], abs=1e-5)
     assert all(0.0 <= e[MONITOR] <= 100.0 for e in stored["trace"])
     assert 0.0 <= figures["d_acc_refined"] <= 1.0 and 0.0 <= figures["d_acc_real"] <= 1.0

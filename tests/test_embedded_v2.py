@@ -2,7 +2,6 @@
 (procedural_eyes/simulator_v2, camera_v2, camera_v2_labeled), small splits in tmp."""
 from __future__ import annotations
 
-import importlib.util
 import os
 from unittest import mock
 
@@ -11,7 +10,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT
 from simgan_tf import data
 from simgan_tf.experiments.gaze import build_parser, sources_from_args
 from simgan_tf.experiments.settings import SMOKE
@@ -79,14 +77,6 @@ def test_loads_the_v2_pair(data_dir):
     np.testing.assert_allclose(d.synthetic_gaze, sim_labels["gaze"][order], atol=1e-6)
     cam, _ = render_domain_batch(SPLIT_SEEDS[("camera_v2_labeled", "test")], 0, "camera_v2")
     assert {im.tobytes() for im in d.test.images} == {im.tobytes() for im in cam[:16]}
-
-
-@pytest.fixture(scope="module")
-def ceiling():
-    spec = importlib.util.spec_from_file_location("refiner_ceiling", REPO_ROOT / "benchmarks" / "refiner_ceiling.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_ceiling_reimages_the_v2_scenes(ceiling):

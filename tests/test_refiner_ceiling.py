@@ -1,22 +1,12 @@
 """benchmarks/refiner_ceiling.py re-images the experiment's own synthetic scenes: check it
 finds them and images them exactly as the procedural_eyes builder would."""
 import dataclasses
-import importlib.util
 
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT
 from tfds_builders.procedural_eyes import camera, render
 from tfds_builders.procedural_eyes.procedural_eyes_dataset_builder import SPLIT_SEEDS, render_domain_batch
-
-
-@pytest.fixture(scope="module")
-def ceiling():
-    spec = importlib.util.spec_from_file_location("refiner_ceiling", REPO_ROOT / "benchmarks" / "refiner_ceiling.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,6 @@ from simgan_tf.experiments.layout import (
     REFINED_FILE,
     REFINER_DIR,
     ROW_DIR,
-    STOPPING_FILE,
     TABLE_FILE,
 )
 from simgan_tf.experiments.sources import ExperimentData, SourceSpec
@@ -269,6 +268,7 @@ def _run_seed_in_child(*args: Any) -> None:
 def run_seed(settings: ExperimentSettings, d: ExperimentData, image, seed: int, out_dir: Path,
              log: Progress, label: str) -> None:
     """Everything of one seed; each finished piece is a file, so a rerun skips it."""
+    from simgan_tf import run_io
     from simgan_tf.convergence import RealismStopping
     from simgan_tf.critic import critic_accuracy
     from simgan_tf.label_preservation import pupil_displacement
@@ -299,7 +299,7 @@ def run_seed(settings: ExperimentSettings, d: ExperimentData, image, seed: int, 
         real_train, real_heldout = split_real(d.real, settings.refiner_heldout_real)
         t = preset.training
         stopping = RealismStopping(
-            d.synthetic[: settings.refiner_heldout_synthetic], real_heldout, run_dir / STOPPING_FILE,
+            d.synthetic[: settings.refiner_heldout_synthetic], real_heldout, run_dir / run_io.STOPPING_FILE,
             patience=settings.refiner_patience, min_delta=settings.refiner_min_delta,
             start_step=t.pretrain_r_steps + t.pretrain_d_steps + settings.refiner_min_steps,
             every=settings.refiner_check_every, critic=settings.critic, seed=seed,

@@ -5,7 +5,6 @@ EXPERIMENT_FILE = "experiment.json"  # settings fingerprint: a resumed run must 
 ROW_DIR = "rows"  # seed_N/rows/<row>.json: one estimator's result
 REFINER_DIR = "refiners"  # seed_N/refiners/<variant>/: a training run directory
 REFINED_FILE = "refined.npy"  # the variant's refined synthetic images (uint8)
-STOPPING_FILE = "stopping.json"  # the refiner's held-out realism trace and why it stopped
 PUPIL_FILE = "label_preservation.json"
 CRITIC_FILE = "critic.json"
 RESULTS_FILE = "results.json"

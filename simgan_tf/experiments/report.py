@@ -23,13 +23,12 @@ from simgan_tf.experiments.layout import (
     REFINER_DIR,
     RESULTS_FILE,
     ROW_DIR,
-    STOPPING_FILE,
     TABLE_FILE,
 )
 from simgan_tf.experiments.settings import REFINER_VARIANTS, ROWS, ExperimentSettings
 from simgan_tf.intervals import gap_recovered, paired_difference, t_interval
 from simgan_tf.metrics import cumulative_error_curve
-from simgan_tf.run_io import write_json_atomic
+from simgan_tf.run_io import STOPPING_FILE, write_json_atomic
 
 ROW_LABELS = {
     "synthetic": "Synthetic data",
