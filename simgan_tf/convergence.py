@@ -7,7 +7,11 @@ realism critic (`simgan_tf.critic`, a few seconds) on a held-out slice of the un
 images, which training never uses, against refined synthetic images, and records its held-out
 accuracy (50 % = indistinguishable) beside D's balanced accuracy on the same images.
 Adversarial training stops once the monitored figure has not improved by `min_delta` for
-`patience` checks (or at the run's last step). No target label is read.
+`patience` checks (or at the run's last step), and the refiner gets back the weights of its
+best check, as Keras' EarlyStopping(restore_best_weights=True) does: a GAN can fall apart
+between two checks (a critic at 65 % one check and 99 % the next was measured on the gaze
+experiment), and the images of the last step would then stand for the method. No target
+label is read.
 
 The decision is a function of the trace written to `trace_path` (one entry per checkpoint),
 so a killed and resumed run takes the same decision as an unbroken one.
@@ -15,6 +19,7 @@ so a killed and resumed run takes the same decision as an unbroken one.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +33,7 @@ from simgan_tf.critic import CriticConfig, critic_accuracy
 from simgan_tf.run_io import write_json_atomic
 
 MONITOR = "critic_accuracy_pct"  # the decision's figure; D's held-out accuracy is recorded beside it
+BEST_WEIGHTS_FILE = "best_refiner.weights.h5"  # beside the trace: the refiner at its best check
 
 
 def heldout_d_accuracy(gan: Any, refined: np.ndarray, real: np.ndarray, batch_size: int = 256) -> dict[str, float]:
@@ -48,6 +54,18 @@ def heldout_d_accuracy(gan: Any, refined: np.ndarray, real: np.ndarray, batch_si
     return {"d_acc_refined": acc_refined, "d_acc_real": acc_real, "heldout_d_accuracy": 0.5 * (acc_refined + acc_real)}
 
 
+def best_check(trace: list[dict[str, Any]], min_delta: float, start_step: int = 0) -> int:
+    """Index of the best counted check: the last one that improved on every earlier counted
+    check by more than `min_delta` (-1 when no check counts yet)."""
+    best_value, best_index = float("inf"), -1
+    for index, entry in enumerate(trace):
+        if entry["step"] < start_step:
+            continue
+        if entry[MONITOR] < best_value - min_delta:
+            best_value, best_index = entry[MONITOR], index
+    return best_index
+
+
 def stop_decision(trace: list[dict[str, Any]], patience: int, min_delta: float,
                   start_step: int = 0) -> dict[str, Any] | None:
     """None to go on, or why to stop: `patience` checkpoints without a `min_delta` improvement.
@@ -55,16 +73,11 @@ def stop_decision(trace: list[dict[str, Any]], patience: int, min_delta: float,
     Checks before `start_step` are recorded but do not count: D learns fast at first, so its
     early accuracy would look like a best the refiner never beats.
     """
-    best_value, best_index = float("inf"), -1
-    for index, entry in enumerate(trace):
-        if entry["step"] < start_step:
-            continue
-        if entry[MONITOR] < best_value - min_delta:
-            best_value, best_index = entry[MONITOR], index
+    best_index = best_check(trace, min_delta, start_step)
     if best_index >= 0 and len(trace) - 1 - best_index >= patience:
         return {
             "reason": f"{MONITOR} did not improve by {min_delta} for {patience} checks after step {start_step}",
-            "best_step": trace[best_index]["step"], "best_value": best_value,
+            "best_step": trace[best_index]["step"], "best_value": trace[best_index][MONITOR],
             "stopped_step": trace[-1]["step"],
         }
     return None
@@ -80,12 +93,15 @@ class RealismStopping(keras.callbacks.Callback):
     start_step: checks from this step on count for the decision (see `stop_decision`).
     every: steps between checks (checks run at checkpoints: the first one in each new stretch).
     critic: the critic's size and schedule; seed: its initialisation and data split.
+    restore_best: when the run ends with a decision (stopped, or the schedule's last step), give
+    the refiner the weights of its best check (kept in BEST_WEIGHTS_FILE beside the trace, so a
+    resumed run restores the same ones); the checkpoints keep the last step's state.
     """
 
     def __init__(self, synthetic: np.ndarray, real_heldout: np.ndarray, trace_path: str | Path,
                  patience: int = 6, min_delta: float = 1.0, start_step: int = 0, every: int | None = None,
                  critic: CriticConfig = CriticConfig(epochs=8, batch_size=32, max_images_per_class=1000),
-                 seed: int = 0):
+                 seed: int = 0, restore_best: bool = True):
         super().__init__()
         if len(synthetic) == 0 or len(real_heldout) == 0:
             raise ValueError("RealismStopping needs non-empty synthetic and held-out real images")
@@ -95,6 +111,8 @@ class RealismStopping(keras.callbacks.Callback):
         self.trace_path = Path(trace_path)
         self.patience, self.min_delta, self.start_step = patience, min_delta, start_step
         self.every, self.critic, self.seed = every, critic, seed
+        self.restore_best = restore_best
+        self.best_weights_path = self.trace_path.parent / BEST_WEIGHTS_FILE
         self.trace: list[dict[str, Any]] = []
         self.decision: dict[str, Any] | None = None
 
@@ -113,10 +131,27 @@ class RealismStopping(keras.callbacks.Callback):
         image = ImageSpec(*self.real.shape[1:])
         figures[MONITOR] = critic_accuracy(self.real, refined, image, self.critic, self.seed)["accuracy_pct"]
         self.trace.append({"step": step, **{k: round(float(v), 5) for k, v in figures.items()}})
+        if self.restore_best and best_check(self.trace, self.min_delta, self.start_step) == len(self.trace) - 1:
+            self._save_best_weights()
         self.decision = stop_decision(self.trace, self.patience, self.min_delta, self.start_step)
         self._write()
         if self.decision is not None:
             self.model.stop_training = True
+
+    def _save_best_weights(self) -> None:
+        partial = self.best_weights_path.with_name("partial_" + BEST_WEIGHTS_FILE)
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        self.model.refiner.save_weights(str(partial))
+        os.replace(partial, self.best_weights_path)  # a kill mid-write never leaves a half file
+
+    def _restore_best_weights(self) -> None:
+        best_step = self.decision.get("best_step") if self.decision else None
+        if not self.restore_best or best_step is None or not self.best_weights_path.exists():
+            return
+        self.model.refiner.load_weights(str(self.best_weights_path))
+        if self.decision.get("restored_step") != best_step:
+            self.decision["restored_step"] = best_step
+            self._write()
 
     def _due(self, step: int) -> bool:
         """A check belongs to this checkpoint: adversarial phase, and the first checkpoint in a
@@ -150,10 +185,13 @@ class RealismStopping(keras.callbacks.Callback):
         if self.decision is None and self.trace:
             step = int(self.model.step.numpy())
             if step >= self.model.total_steps:
+                index = best_check(self.trace, self.min_delta, self.start_step)
+                best = self.trace[index] if index >= 0 else None
                 self.decision = {"reason": "reached the schedule's last step", "stopped_step": step,
-                                 "best_step": min(self.trace, key=lambda e: e[MONITOR])["step"],
-                                 "best_value": min(e[MONITOR] for e in self.trace)}
+                                 "best_step": best["step"] if best else None,
+                                 "best_value": best[MONITOR] if best else None}
                 self._write()
+        self._restore_best_weights()
 
 
-__all__ = ["MONITOR", "RealismStopping", "heldout_d_accuracy", "stop_decision"]
+__all__ = ["BEST_WEIGHTS_FILE", "MONITOR", "RealismStopping", "best_check", "heldout_d_accuracy", "stop_decision"]

@@ -12,7 +12,7 @@ import pytest
 
 import simgan_tf
 from simgan_tf import config as cfg
-from simgan_tf.convergence import MONITOR, RealismStopping, heldout_d_accuracy, stop_decision
+from simgan_tf.convergence import BEST_WEIGHTS_FILE, MONITOR, RealismStopping, heldout_d_accuracy, stop_decision
 from simgan_tf.critic import CriticConfig
 from tests.conftest import tiny_preset
 
@@ -62,9 +62,11 @@ def test_realism_stopping_stops_at_a_checkpoint_and_a_resume_keeps_the_decision(
     assert [e["step"] for e in stored["trace"]] == [6, 8, 10]
     assert stored["stopped"]["stopped_step"] == 10 and stored["stopped"]["best_step"] == 6
     assert MONITOR in history.history
-    # D's figures are its patch accuracies on exactly these images; the critic's a percentage.
+    # D's figures are its patch accuracies on exactly these images (the refiner now holds the
+    # best check's weights, step 6; D is the last step's); the critic's a percentage.
+    assert stored["stopped"]["restored_step"] == 6
     figures = heldout_d_accuracy(gan, gan.refine(synthetic[:8]), heldout)
-    assert figures["heldout_d_accuracy"] == pytest.approx(stored["trace"][-1]["heldout_d_accuracy"], abs=1e-5)
+    assert 0.0 <= figures["heldout_d_accuracy"] <= 1.0
     assert all(0.0 <= e[MONITOR] <= 100.0 for e in stored["trace"])
     assert 0.0 <= figures["d_acc_refined"] <= 1.0 and 0.0 <= figures["d_acc_real"] <= 1.0
 
@@ -74,6 +76,40 @@ def test_realism_stopping_stops_at_a_checkpoint_and_a_resume_keeps_the_decision(
     again.fit(synthetic, real[:-8], callbacks=[stopper2], verbose=0)
     assert int(again.step.numpy()) == 10  # nothing more trained
     assert stopper2.decision == stored["stopped"]
+
+
+def test_realism_stopping_gives_the_refiner_its_best_checks_weights_also_after_a_resume(tmp_path):
+    import keras
+
+    synthetic, real = _images(32, 0, 128, 0), _images(40, 100, 256, 1)
+    snapshots = {}
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots[int(self.model.step.numpy())] = [w.copy() for w in self.model.refiner.get_weights()]
+
+    gan = simgan_tf.SimGAN.from_preset(tiny_preset(steps=40), run_dir=tmp_path / "run")
+    stopper = RealismStopping(synthetic[:8], real[-8:], tmp_path / "run" / "stopping.json", patience=2,
+                              min_delta=100.0, critic=TINY_CRITIC)  # best = the first check, step 6
+    gan.fit(synthetic, real[:-8], callbacks=[stopper, Snapshot()], verbose=0)
+    assert int(gan.step.numpy()) == 10 and stopper.decision["restored_step"] == 6
+    assert (tmp_path / "run" / BEST_WEIGHTS_FILE).is_file()
+    for got, best, last in zip(gan.refiner.get_weights(), snapshots[6], snapshots[10]):
+        np.testing.assert_array_equal(got, best)
+    assert any(not np.array_equal(b, l) for b, l in zip(snapshots[6], snapshots[10]))  # training moved on
+    # The last trace entry's D figures are D's patch accuracies on the step-10 refiner's images.
+    stored = json.loads((tmp_path / "run" / "stopping.json").read_text())
+    best_weights = gan.refiner.get_weights()
+    gan.refiner.set_weights(snapshots[10])
+    figures = heldout_d_accuracy(gan, gan.refine(synthetic[:8]), real[-8:])
+    assert figures["heldout_d_accuracy"] == pytest.approx(stored["trace"][-1]["heldout_d_accuracy"], abs=1e-5)
+    gan.refiner.set_weights(best_weights)
+    # A resumed run restores the checkpoint (step 10), sees the decision and restores step 6 again.
+    again = simgan_tf.SimGAN.from_preset(tiny_preset(steps=40), run_dir=tmp_path / "run")
+    again.fit(synthetic, real[:-8], callbacks=[RealismStopping(synthetic[:8], real[-8:], tmp_path / "run" / "stopping.json",
+                                                               patience=2, min_delta=100.0, critic=TINY_CRITIC)], verbose=0)
+    for got, best in zip(again.refiner.get_weights(), snapshots[6]):
+        np.testing.assert_array_equal(got, best)
 
 
 def test_realism_stopping_reaches_the_schedule_end_when_realism_keeps_improving(tmp_path):
