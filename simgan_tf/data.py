@@ -71,6 +71,31 @@ def list_image_files(folder: str | os.PathLike, skip_bad: bool = False) -> list[
     Decoding (not only the header) is what catches a truncated file here, naming it, instead
     of deep inside training. With `skip_bad` unreadable files are logged, counted and left out.
     """
+    return [path for path, _ in _scan_image_files(folder, skip_bad)]
+
+
+def image_files_and_dtype(folder: str | os.PathLike, skip_bad: bool = False) -> tuple[list[str], tf.DType]:
+    """`list_image_files` and the folder's storage dtype: uint16 for 16-bit PNGs, else uint8.
+
+    Every image must have the same bit depth: decoding an 8-bit file as uint16 (or the
+    reverse) would rescale it silently, so a folder mixing them is an error naming one file
+    of each kind.
+    """
+    scanned = _scan_image_files(folder, skip_bad)
+    by_dtype: dict[str, str] = {}
+    for path, dtype in scanned:
+        by_dtype.setdefault(dtype, path)
+    if len(by_dtype) > 1:
+        raise DataError(
+            f"image folder {folder} mixes 8-bit and 16-bit images ({by_dtype['uint8']} is 8-bit, "
+            f"{by_dtype['uint16']} is a 16-bit PNG); expected one bit depth: every image 8-bit, or every "
+            "image a 16-bit PNG (depth), since neither can be converted to the other without rescaling"
+        )
+    return [path for path, _ in scanned], tf.as_dtype(scanned[0][1])
+
+
+def _scan_image_files(folder: str | os.PathLike, skip_bad: bool) -> list[tuple[str, str]]:
+    """(path, "uint8" / "uint16") of every readable image under `folder` (see list_image_files)."""
     folder = Path(folder)
     files = sorted(
         str(p) for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
@@ -83,7 +108,7 @@ def list_image_files(folder: str | os.PathLike, skip_bad: bool = False) -> list[
     for path in files:
         problem = _unreadable(path)
         if problem is None:
-            good.append(path)
+            good.append((path, image_file_dtype(path)))
         elif not skip_bad:
             raise DataError(f"{path}: {problem} (or pass --skip-bad to leave such files out)")
         else:
@@ -94,6 +119,22 @@ def list_image_files(folder: str | os.PathLike, skip_bad: bool = False) -> list[
     if not good:
         raise DataError(f"{folder}: all {len(files)} images are unreadable (first: {bad[0]}); expected readable images")
     return good
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def image_file_dtype(path: str | os.PathLike) -> str:
+    """"uint16" for a 16-bit PNG (bit depth in its IHDR header), "uint8" for any other image.
+
+    PNG is the only format of IMAGE_EXTENSIONS with 16 bits per sample (depth maps such as
+    NYU's); the header is read rather than PIL's mode, which reports 16-bit RGB as 8-bit.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(26)
+    if head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR" and len(head) == 26 and head[24] == 16:
+        return "uint16"
+    return "uint8"
 
 
 def _unreadable(path: str) -> str | None:
@@ -116,9 +157,11 @@ def _looks_like_path(source: str) -> bool:
     return source.startswith(("/", ".", "~")) or source.count("/") > 1 or "\\" in source
 
 
-def _decode_file(path: tf.Tensor, image: ImageSpec) -> tf.Tensor:
+def _decode_file(path: tf.Tensor, image: ImageSpec, dtype: tf.DType = tf.uint8) -> tf.Tensor:
+    """One file as stored: uint8, or uint16 for 16-bit PNGs (`image_files_and_dtype` has
+    checked that every file of the folder has `dtype`'s bit depth: nothing is rescaled)."""
     raw = tf.io.read_file(path)
-    decoded = tf.io.decode_image(raw, channels=image.channels, expand_animations=False)
+    decoded = tf.io.decode_image(raw, channels=image.channels, dtype=dtype, expand_animations=False)
     decoded.set_shape([None, None, image.channels])
     return decoded
 
@@ -189,12 +232,17 @@ def raw_dataset(
     skip_bad: bool = False,
     resize_method: str = "area",
 ) -> tf.data.Dataset:
-    """Unbatched dicts with an integer `image` of the preset's shape (plus labels for TFDS)."""
+    """Unbatched dicts with an integer `image` of the preset's shape (plus labels for TFDS).
+
+    Images keep their storage dtype: uint8, or uint16 (depth: 16-bit PNGs, NYU hand).
+    """
     if is_image_folder(source):
-        files = list_image_files(source, skip_bad)
+        files, dtype = image_files_and_dtype(source, skip_bad)
         ds = tf.data.Dataset.from_tensor_slices(files)
-        return ds.map(lambda p: {"image": _fit_size(_decode_file(p, image), image, resize_method), "file_name": p},
-                      num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.map(
+            lambda p: {"image": _fit_size(_decode_file(p, image, dtype), image, resize_method), "file_name": p},
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
     if _looks_like_path(source):
         raise DataError(f"{source}: no such folder of images (and not a TFDS dataset name)")
     builder = load_tfds_builder(source, data_dir, manual_dir, skip_bad)
@@ -202,6 +250,8 @@ def raw_dataset(
     if feature is None:
         raise DataError(f"dataset {source} has no 'image' feature: expected one")
     channels = feature.shape[-1]
+    if tf.as_dtype(feature.dtype) not in (tf.uint8, tf.uint16):
+        raise DataError(f"dataset {source} stores {tf.as_dtype(feature.dtype).name} images: expected uint8 or uint16")
     if channels != image.channels:
         raise DataError(
             f"dataset {source} has {channels}-channel images; the preset expects {image.channels}"
@@ -282,6 +332,36 @@ def _element_images(ds: tf.data.Dataset, name: str) -> tf.data.Dataset:
     if isinstance(spec, tuple):
         return ds.map(lambda *parts: parts[0])
     return ds
+
+
+def storage_dtype(source: ImageSource, name: str = "images") -> str | None:
+    """"uint8" or "uint16" for integer images (array, tensor or dataset as `image_stream`
+    takes), None for float images in [-1, 1] (they carry no storage dtype)."""
+    if isinstance(source, tf.data.Dataset):
+        dtype = tf.as_dtype(_element_images(source, name).element_spec.dtype)
+    else:
+        dtype = tf.as_dtype(source.dtype if tf.is_tensor(source) else np.asarray(source).dtype)
+    if dtype in (tf.uint8, tf.uint16):
+        return dtype.name
+    return None
+
+
+def training_image_dtype(synthetic: ImageSource, real: ImageSource) -> str | None:
+    """The storage dtype of a run's images ("uint8" or "uint16"; None if both are float).
+
+    Both domains are mapped to [-1, 1] by their own dtype's range (0..255 or 0..65535), so a
+    uint8 domain trained against a uint16 one would silently compare images on different
+    scales: that is an error here, naming both.
+    """
+    dtypes = {"synthetic": storage_dtype(synthetic, "synthetic"), "real": storage_dtype(real, "real")}
+    known = {d for d in dtypes.values() if d is not None}
+    if len(known) > 1:
+        raise DataError(
+            f"the synthetic images are {dtypes['synthetic']} and the real images {dtypes['real']}: expected "
+            "both domains stored alike (both uint8, or both uint16 depth). Each is scaled to [-1, 1] by its "
+            "own range (0..255 vs 0..65535), so mixing them would rescale one silently; convert one first"
+        )
+    return known.pop() if known else None
 
 
 def image_stream(

@@ -26,8 +26,9 @@ class ImageHistoryBuffer(tf.Module):
     State: `images` (capacity, H, W, C), `size` (slots filled: always `images[:size]`),
     `seed` and `counter` (updates made so far; with the seed it fixes the next random draw).
     `dtype` is how images are stored: float32, or uint8 (8-bit levels of [-1, 1], as the
-    stored real images have; 4x smaller in memory and in every checkpoint). What the buffer
-    returns is always float32 in [-1, 1].
+    stored real images have; 4x smaller in memory and in every checkpoint), or uint16
+    (16-bit levels, for depth runs whose images are uint16: 8-bit levels would quantise
+    them). What the buffer returns is always float32 in [-1, 1].
     """
 
     def __init__(
@@ -50,8 +51,10 @@ class ImageHistoryBuffer(tf.Module):
         self.capacity = int(capacity)
         self.image_shape = image_shape
         self.dtype = tf.as_dtype(dtype)
-        if self.dtype not in (tf.float32, tf.bfloat16, tf.float16, tf.uint8):
-            raise ValueError(f"ImageHistoryBuffer: dtype must be float32, bfloat16, float16 or uint8, got {self.dtype.name}")
+        if self.dtype not in (tf.float32, tf.bfloat16, tf.float16, tf.uint8, tf.uint16):
+            raise ValueError(
+                f"ImageHistoryBuffer: dtype must be float32, bfloat16, float16, uint8 or uint16, got {self.dtype.name}"
+            )
         with self.name_scope:
             mirrored = dict(
                 trainable=False,
@@ -59,10 +62,13 @@ class ImageHistoryBuffer(tf.Module):
                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
             )
             # uint8 levels live in a float16 variable under MultiWorkerMirroredStrategy, whose
-            # collectives do not carry uint8 (0..255 are exact in float16).
-            self._levels = self.dtype == tf.uint8
+            # collectives do not carry uint8 (0..255 are exact in float16); uint16 levels in
+            # float32 (0..65535 are exact there, not in float16).
+            self._half_range = {tf.uint8: 127.5, tf.uint16: 32767.5}.get(self.dtype)
+            self._levels = self._half_range is not None
             collective = isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy)
-            self._storage = tf.float16 if self._levels and collective else self.dtype
+            wide = tf.float16 if self.dtype == tf.uint8 else tf.float32
+            self._storage = wide if self._levels and collective else self.dtype
             self.images = tf.Variable(tf.zeros((self.capacity, *image_shape), self._storage), name="images", **mirrored)
             self.size = tf.Variable(0, dtype=tf.int32, name="size", **mirrored)
             self.counter = tf.Variable(0, dtype=tf.int64, name="counter", **mirrored)
@@ -87,12 +93,13 @@ class ImageHistoryBuffer(tf.Module):
         """float images in [-1, 1] -> the storage dtype."""
         images = tf.cast(images, tf.float32)
         if self._levels:
-            return tf.cast(tf.round(tf.clip_by_value((images + 1.0) * 127.5, 0.0, 255.0)), self._storage)
+            top = 2.0 * self._half_range
+            return tf.cast(tf.round(tf.clip_by_value((images + 1.0) * self._half_range, 0.0, top)), self._storage)
         return tf.cast(images, self._storage)
 
     def _decode(self, stored: tf.Tensor) -> tf.Tensor:
         if self._levels:
-            return tf.cast(stored, tf.float32) / 127.5 - 1.0
+            return tf.cast(stored, tf.float32) / self._half_range - 1.0
         return tf.cast(stored, tf.float32)
 
     def _next_seed(self, stream: int) -> tf.Tensor:

@@ -8,7 +8,10 @@ JSON object per image: {"file": "00000000.png", "index": 0, "gaze": [...], ...}.
 
 Folder images must already have the model's H x W (labels in pixel coordinates would not
 survive a silent resize); `--resize` resizes them (area interpolation, as the training
-pipeline). They are converted to the model's channel count (grayscale or RGB).
+pipeline; nearest neighbour for 16-bit depth). They are converted to the model's channel
+count (grayscale or RGB). A model exported from a uint16 (depth) run takes 16-bit PNGs and
+writes 16-bit PNGs; an 8-bit image given to it (or a 16-bit one to a uint8 model) is an
+error naming the file and the expected bit depth, never rescaled.
 A file that cannot be read is reported on stderr by name and skipped; the others are
 still written and the command exits with status 1 and a count at the end.
 """
@@ -34,9 +37,28 @@ _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 
 
 class ImageRefiner(Protocol):
+    """What the refine command needs of a model (SavedModelRefiner, TFLiteRefiner).
+
+    `image_dtype` (uint8, or uint16 depth) and `refine` (pixels of that dtype in and out)
+    are optional: a model with only `refine_uint8` is taken as a uint8 model.
+    """
+
     image_shape: tuple[int, int, int]
 
     def refine_uint8(self, images: Any) -> np.ndarray: ...
+
+
+def model_dtype(model: ImageRefiner) -> np.dtype:
+    """The pixels `model` takes and returns: uint8, or uint16 for a depth model."""
+    dtype = np.dtype(getattr(model, "image_dtype", None) or np.uint8)
+    if dtype not in (np.uint8, np.uint16):
+        raise RefineError(f"MODEL {_model_name(model)} takes {dtype.name} images; expected uint8 or uint16")
+    return dtype
+
+
+def _refine(model: ImageRefiner, images: np.ndarray) -> np.ndarray:
+    refine = getattr(model, "refine", None)
+    return refine(images) if refine is not None else model.refine_uint8(images)
 
 
 class RefineError(ValueError):
@@ -115,24 +137,56 @@ def _model_name(model: ImageRefiner) -> str:
 
 
 def _resize(array: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize keeping the dtype: area for uint8 pixels, nearest for uint16 depth (as the
+    training pipeline: no depth is invented between a hand and the background)."""
     import tensorflow as tf
 
+    if array.dtype == np.uint16:
+        return tf.image.resize(array, (height, width), method="nearest").numpy()
     resized = tf.image.resize(array, (height, width), method="area")
     return np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8)
 
 
-def read_image(path: Path, shape: tuple[int, int, int], resize: bool) -> np.ndarray:
-    """Decode one file to uint8 H x W x C of the model's shape; ValueError names what's wrong."""
+def _bits(dtype: np.dtype) -> str:
+    return f"{np.dtype(dtype).itemsize * 8}-bit ({np.dtype(dtype).name})"
+
+
+def _read_16bit(path: Path, channels: int) -> np.ndarray:
+    import tensorflow as tf
+
+    try:
+        return tf.io.decode_png(tf.io.read_file(str(path)), channels=channels, dtype=tf.uint16).numpy()
+    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as err:
+        raise ValueError(f"cannot read image ({err.message}); expected a 16-bit PNG file") from err
+
+
+def read_image(path: Path, shape: tuple[int, int, int], resize: bool, dtype: Any = np.uint8) -> np.ndarray:
+    """Decode one file to H x W x C of the model's shape and dtype (uint8, or uint16 from a
+    16-bit PNG); ValueError names what's wrong, e.g. an 8-bit image for a uint16 model."""
     from PIL import Image, UnidentifiedImageError
 
+    from simgan_tf.data import image_file_dtype
+
     height, width, channels = shape
+    dtype = np.dtype(dtype)
     if channels not in (1, 3):
         raise RefineError(f"model input has {channels} channels; folder input supports 1 or 3")
     try:
         with Image.open(path) as img:
-            array = np.asarray(img.convert("L" if channels == 1 else "RGB"))
+            img.load()  # decodes the whole file: a truncated one fails here, by name
+            array = np.asarray(img.convert("L" if channels == 1 else "RGB")) if dtype == np.uint8 else None
+        stored = np.dtype(image_file_dtype(path))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise ValueError(f"cannot read image ({err}); expected a PNG/JPEG/BMP/GIF file") from err
+    if stored != dtype:
+        raise ValueError(
+            f"is a {_bits(stored)} image; the model takes {_bits(dtype)} images (input [batch, {height}, "
+            f"{width}, {channels}] {dtype.name}, the dtype it was trained on): images are never rescaled "
+            f"between bit depths; give it {'16-bit PNGs' if dtype == np.uint16 else '8-bit images'}, or use "
+            f"a model exported from a {stored.name} run"
+        )
+    if dtype == np.uint16:
+        array = _read_16bit(path, channels)
     if array.ndim == 2:
         array = array[..., np.newaxis]
     if array.shape[:2] != (height, width):
@@ -147,9 +201,15 @@ def read_image(path: Path, shape: tuple[int, int, int], resize: bool) -> np.ndar
 
 
 def _write_png(path: Path, image: np.ndarray) -> None:
+    """An 8-bit PNG for uint8 images, a 16-bit PNG for uint16 (depth) ones."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if image.dtype == np.uint16:
+        import tensorflow as tf
+
+        path.write_bytes(tf.io.encode_png(image).numpy())
+        return
     from PIL import Image
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(path)
 
 
@@ -172,6 +232,7 @@ def refine_folder(
     if not root.is_dir():
         raise RefineError(f"INPUT {root}: no such folder (or use tfds:NAME/CONFIG:SPLIT)")
     shape = folder_model_shape(model)
+    dtype = model_dtype(model)
     files = list_images(root)
     names = [output_path(out, name) for name in output_names(files, root)]
     report = RefineReport()
@@ -181,7 +242,7 @@ def refine_folder(
     def flush() -> None:
         if not pending:
             return
-        refined = model.refine_uint8(np.stack([img for _, img in pending]))
+        refined = _refine(model, np.stack([img for _, img in pending]))
         for (target, _), image in zip(pending, refined):
             _write_png(target, image)
         report.written += len(pending)
@@ -189,7 +250,7 @@ def refine_folder(
 
     for done, (source, target) in enumerate(zip(files, names), start=1):
         try:
-            pending.append((target, read_image(source, shape, resize)))
+            pending.append((target, read_image(source, shape, resize, dtype)))
         except ValueError as err:
             report.failed.append((str(source), str(err)))
             print(f"\nerror: {source}: {err}", file=sys.stderr, flush=True)
@@ -264,9 +325,17 @@ def refine_tfds(
         raise RefineError(f"INPUT {spec}: {err}") from err
     key = _image_key(builder.info.features)
     height, width, channels = model.image_shape
+    dtype = model_dtype(model)
     feature_shape = tuple(builder.info.features[key].shape)
     if feature_shape[-1] != channels:
         raise RefineError(f"INPUT {spec}: images have {feature_shape[-1]} channels; the model expects {channels}")
+    stored = np.dtype(tf.as_dtype(builder.info.features[key].dtype).as_numpy_dtype)
+    if stored != dtype:
+        raise RefineError(
+            f"INPUT {spec}: images are {stored.name}; MODEL {_model_name(model)} takes {dtype.name} images "
+            f"(input [batch, {height}, {width}, {channels}] {dtype.name}, the dtype it was trained on): images "
+            "are never rescaled between bit depths; use a model exported from a run on this dataset"
+        )
     if feature_shape[:2] != (height, width):
         if not resize:
             raise RefineError(
@@ -281,7 +350,9 @@ def refine_tfds(
         total = builder.info.splits[split].num_examples
     except (ValueError, KeyError) as err:
         raise RefineError(f"INPUT {spec}: bad split {split!r} ({err}); splits: {sorted(builder.info.splits)}") from err
-    if resize:
+    if resize and dtype == np.uint16:  # depth: nearest neighbour, as the training pipeline
+        ds = ds.map(lambda ex: {**ex, key: tf.image.resize(ex[key], (height, width), method="nearest")})
+    elif resize:
         ds = ds.map(lambda ex: {**ex, key: tf.cast(tf.clip_by_value(tf.round(
             tf.image.resize(ex[key], (height, width), method="area")), 0, 255), tf.uint8)})
     out = Path(output_dir)
@@ -292,7 +363,7 @@ def refine_tfds(
     partial = out / (LABELS_FILE + ".partial")
     with open(partial, "w") as labels:
         for batch in tfds.as_numpy(ds.batch(batch_size)):
-            refined = model.refine_uint8(batch[key])
+            refined = _refine(model, batch[key])
             for i, image in enumerate(refined):
                 file = f"{index:08d}.png"
                 _write_png(output_path(out, file), image)
@@ -317,8 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
             "(saved_models/NAME/VERSION, or saved_models/NAME for its newest version) or a .tflite "
             "file. INPUT: a folder of PNG/JPEG/BMP/GIF images (written to OUTPUT_DIR with the same "
             "relative paths, as .png) or tfds:NAME/CONFIG:SPLIT (written as NNNNNNNN.png plus "
-            f"{LABELS_FILE} with the original labels). Unreadable images are reported by name and "
-            "skipped; the exit status is then 1."
+            f"{LABELS_FILE} with the original labels). A model exported from a uint16 (depth) run "
+            "takes 16-bit PNGs and writes 16-bit PNGs. Unreadable images, and images of another bit "
+            "depth than the model's, are reported by name and skipped; the exit status is then 1."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -327,7 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("output_dir", metavar="OUTPUT_DIR")
     parser.add_argument("--batch-size", type=int, default=64, help="images per model call")
     parser.add_argument("--resize", action="store_true",
-                        help="resize images of another size to the model's H x W (area interpolation)")
+                        help="resize images of another size to the model's H x W (area interpolation; "
+                        "nearest neighbour for 16-bit depth)")
     parser.add_argument("--threads", type=int, help="TFLite interpreter threads (default: LiteRT's)")
     parser.add_argument("--data-dir", help="TFDS data directory for tfds: input")
     parser.add_argument("--manual-dir", help="TFDS manual directory (UnityEyes, MPIIGaze, ...) for tfds: input")

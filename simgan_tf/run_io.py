@@ -26,6 +26,10 @@ CHECKPOINT_DIR = "checkpoints"
 LOG_DIR = "logs"
 SAMPLES_FILE = "samples.png"
 STOPPING_FILE = "stopping.json"  # RealismStopping's per-check trace and why training stopped
+# config.json key beside "preset": the storage dtype of the run's images ("uint8" or
+# "uint16" depth), what export serves. Runs written before it was recorded lack it.
+IMAGE_DTYPE_KEY = "image_dtype"
+IMAGE_DTYPES = ("uint8", "uint16")
 
 
 # Settings that may differ when resuming a run (they change how long or how often, not what).
@@ -84,8 +88,56 @@ def write_json_atomic(path: str | os.PathLike, payload: dict[str, Any]) -> None:
 
 
 def save_run_config(run_dir: str | os.PathLike, preset: cfg.Preset) -> None:
+    """Write config.json with `preset`, keeping the image dtype recorded there (if any)."""
     Path(run_dir).mkdir(parents=True, exist_ok=True)
-    write_json_atomic(Path(run_dir) / CONFIG_FILE, {"preset": preset_to_dict(preset)})
+    payload: dict[str, Any] = {"preset": preset_to_dict(preset)}
+    recorded = load_image_dtype(run_dir)
+    if recorded is not None:
+        payload[IMAGE_DTYPE_KEY] = recorded
+    write_json_atomic(Path(run_dir) / CONFIG_FILE, payload)
+
+
+def _read_config(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        return None
+    try:
+        payload = json.loads(path.read_text())
+    except ValueError as err:
+        raise ValueError(f"{path} is not a valid simgan-tf run config: {err}") from err
+    return payload if isinstance(payload, dict) else None
+
+
+def load_image_dtype(run_dir: str | os.PathLike) -> str | None:
+    """The storage dtype of the run's training images ("uint8" / "uint16"); None when the run
+    predates this record (or has no config.json)."""
+    payload = _read_config(run_dir)
+    dtype = payload.get(IMAGE_DTYPE_KEY) if payload else None
+    if dtype is not None and dtype not in IMAGE_DTYPES:
+        raise ValueError(f"{Path(run_dir) / CONFIG_FILE}: {IMAGE_DTYPE_KEY} {dtype!r}; expected one of {IMAGE_DTYPES}")
+    return dtype
+
+
+def record_image_dtype(run_dir: str | os.PathLike, dtype: str) -> None:
+    """Store the run's image dtype in config.json (written by `prepare_run_dir` before).
+
+    A run resumed on images of another dtype is refused: its weights, history buffer and
+    export contract are those of the recorded dtype.
+    """
+    if dtype not in IMAGE_DTYPES:
+        raise ValueError(f"image dtype {dtype!r}: expected one of {IMAGE_DTYPES}")
+    payload = _read_config(run_dir)
+    if payload is None:
+        raise FileNotFoundError(f"{Path(run_dir) / CONFIG_FILE} not found: call prepare_run_dir first")
+    recorded = payload.get(IMAGE_DTYPE_KEY)
+    if recorded == dtype:
+        return
+    if recorded is not None:
+        raise ValueError(
+            f"{run_dir} was trained on {recorded} images; these are {dtype}. Resume it with {recorded} "
+            "images (the same datasets), or pick a new run directory"
+        )
+    write_json_atomic(Path(run_dir) / CONFIG_FILE, {**payload, IMAGE_DTYPE_KEY: dtype})
 
 
 def check_resume_compatible(run_dir: str | os.PathLike, preset: cfg.Preset) -> None:
@@ -129,7 +181,7 @@ def write_run_outputs(gan: Any, final: dict[str, float], sample_synthetic: Any, 
     """samples.png (synthetic | refined | real rows) and summary.json of a finished fit.
 
     `gan` is a `simgan_tf.SimGAN` made by `from_preset`; the samples are stored-dtype images
-    (uint8 or uint16). Returns the summary.
+    (uint8 or uint16; samples.png shows them with 8 bits, a picture only). Returns the summary.
     """
     preset, run_dir, t = gan.preset, Path(gan.run_dir), gan.training_config
     sample_synthetic = data.to_model_range(tf.convert_to_tensor(sample_synthetic)).numpy()
@@ -147,6 +199,7 @@ def write_run_outputs(gan: Any, final: dict[str, float], sample_synthetic: Any, 
         "steps_done": step,
         "total_steps": gan.total_steps,
         "adversarial_steps_done": max(0, step - t.pretrain_r_steps - t.pretrain_d_steps),
+        "image_dtype": getattr(gan, "image_dtype", None) or load_image_dtype(run_dir),
         "final_losses": final,
         "images_per_second": gan.throughput(),
         "wall_seconds_this_invocation": round(time.time() - started, 1),

@@ -90,13 +90,14 @@ def build_parser(task: str) -> argparse.ArgumentParser:
     o = parser.add_argument_group("outputs")
     o.add_argument("--run-dir", help="run directory (default: runs/<preset>-<time>); an existing one is resumed")
     o.add_argument("--quiet", action="store_true", help="no progress bar: one line per checkpoint instead")
-    if task == "gaze":
-        parser.add_argument(
-            "--experiment", action="store_true",
-            help="run the whole gaze experiment instead (refined vs synthetic estimators, ablations, "
-                 "label preservation, realism critic): every argument after --experiment goes to "
-                 "`python -m simgan_tf.experiments.gaze` (see its --help; e.g. --experiment --out DIR)",
-        )
+    what = {"gaze": "gaze experiment (refined vs synthetic gaze estimators", "hand": "hand experiment (refined vs "
+            "synthetic hourglass pose estimators"}[task]
+    parser.add_argument(
+        "--experiment", action="store_true",
+        help=f"run the whole {what}, ablations, label preservation, realism critic) instead: every argument "
+             f"after --experiment goes to `python -m simgan_tf.experiments.{task}` (see its --help; e.g. "
+             "--experiment --out DIR)",
+    )
     return parser
 
 
@@ -207,8 +208,11 @@ def run(preset: cfg.Preset, run_dir: Path, verbose: int = 1, strategy: str = "de
 def main(argv: Sequence[str] | None = None, task: str = "gaze") -> int:
     configure_tf_runtime()  # log level and CPU allocator, before TF starts
     argv = list(sys.argv[1:] if argv is None else argv)
-    if task == "gaze" and "--experiment" in argv:
-        from simgan_tf.experiments import gaze as experiment
+    if "--experiment" in argv:  # the paper's downstream experiment of this task (its own --help)
+        if task == "gaze":
+            from simgan_tf.experiments import gaze as experiment
+        else:
+            from simgan_tf.experiments import hand as experiment
 
         return experiment.main(argv[argv.index("--experiment") + 1 :])
     parser = build_parser(task)

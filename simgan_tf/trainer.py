@@ -102,6 +102,7 @@ class SimGAN(keras.Model):
         super().__init__(name=name)
         self.training_config = _resolve_training(training, training_overrides)
         self.preset: cfg.Preset | None = None  # set by from_preset: what config.json records
+        self.image_dtype: str | None = None  # storage dtype of the images fit saw: "uint8" / "uint16"
         self.image_shape = _check_models(refiner, discriminator)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.strategy = strategy or tf.distribute.get_strategy()
@@ -401,12 +402,16 @@ class SimGAN(keras.Model):
 
         `synthetic` and `real`: arrays (N, H, W, C) or tf.data datasets of uint8 / uint16
         images or float images in [-1, 1] (see `simgan_tf.data.image_stream`); real images
-        need no labels. Returns the Keras History of the per-epoch (per-checkpoint) mean
+        need no labels. Both domains must share their storage dtype, which is recorded in
+        run_dir/config.json (export serves it) and kept by the history buffer. Returns the Keras History of the per-epoch (per-checkpoint) mean
         losses; a callback that sets `model.stop_training` ends the run after a checkpoint.
         """
         t = self.training_config
+        self._set_image_dtype(data.training_image_dtype(synthetic, real))
         if self.run_dir is not None and self.preset is not None:
             run_io.prepare_run_dir(self.run_dir, self.preset)
+            if self.image_dtype is not None:
+                run_io.record_image_dtype(self.run_dir, self.image_dtype)
         synthetic_ds = data.image_stream(synthetic, self.image_shape, t.batch_size, t.seed, self.shuffle_buffer, "synthetic")
         real_ds = data.image_stream(real, self.image_shape, t.batch_size, t.seed + 1, self.shuffle_buffer, "real")
         # Plain iterators over the global batches: they can be checkpointed (tf.distribute's
@@ -489,6 +494,24 @@ class SimGAN(keras.Model):
             raise KeyboardInterrupt
         callback_list.on_train_end(dict(self.last_losses))
         return self.history
+
+    def _set_image_dtype(self, dtype: str | None) -> None:
+        """Remember the images' storage dtype; a uint16 (depth) run's history buffer keeps
+        16-bit levels where `history_dtype="uint8"` asks for the stored images' levels."""
+        if dtype is None:
+            return
+        if self.image_dtype not in (None, dtype):
+            raise ValueError(f"this SimGAN was fit on {self.image_dtype} images; these are {dtype}: "
+                             "use a new SimGAN for images of another dtype")
+        if dtype == "uint16" and self.history_buffer.dtype == tf.uint8:
+            if self._checkpoint is not None:  # fit ran before: its traced steps hold the old buffer
+                raise ValueError("this SimGAN was fit on float images with a uint8 history buffer; "
+                                 "use a new SimGAN for uint16 images")
+            t = self.training_config
+            with self.strategy.scope():
+                self.history_buffer = ImageHistoryBuffer(capacity=t.buffer_size, image_shape=self.image_shape,
+                                                         seed=t.seed, dtype=tf.uint16)
+        self.image_dtype = dtype
 
     def _steps_this_call(self, step: int, end: int) -> int:
         """`steps_per_call`, or 1 where that would cross a log, checkpoint, phase or

@@ -34,6 +34,8 @@ def test_train_on_real_data_fixtures(task, synthetic, real, batch, manual_dir, t
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["steps_done"] == 4
     assert summary["settings"]["data"]["synthetic"] == synthetic
+    # nyu_hand stores uint16 depth: the run records it (export serves uint16), as it does uint8.
+    assert summary["image_dtype"] == ("uint16" if task == "hand" else "uint8")
     assert (run_dir / "samples.png").is_file()
 
 

@@ -15,11 +15,12 @@ LAYERS: dict[str, int] = {
     # 1 foundation: settings, maths, figures; no training machinery
     "simgan_tf.runtime": 1, "simgan_tf.strategies": 1, "simgan_tf.config": 1, "simgan_tf.losses": 1, "simgan_tf.history": 1,
     "simgan_tf.metrics": 1, "simgan_tf.intervals": 1, "simgan_tf.viz": 1, "simgan_tf.label_preservation": 1,
+    "simgan_tf.joint_preservation": 1,
     "simgan_tf.export.settings": 1, "simgan_tf.export.contract": 1, "simgan_tf.experiments.layout": 1,
     # 2 data and networks
     "simgan_tf.data": 2, "simgan_tf.target_folder": 2, "simgan_tf.critic": 2,
     "simgan_tf.models": 2, "simgan_tf.models.refiner": 2, "simgan_tf.models.discriminator": 2,
-    "simgan_tf.estimators": 2, "simgan_tf.estimators.gaze": 2,
+    "simgan_tf.estimators": 2, "simgan_tf.estimators.gaze": 2, "simgan_tf.estimators.hand": 2,
     # 3 run directories: config.json, checkpoints, samples, summary
     "simgan_tf.run_io": 3,
     # 4 the engine: Algorithm 1
@@ -30,7 +31,9 @@ LAYERS: dict[str, int] = {
     "simgan_tf.refine": 5,
     # 6 experiments
     "simgan_tf.experiments": 6, "simgan_tf.experiments.settings": 6, "simgan_tf.experiments.sources": 6,
-    "simgan_tf.experiments.report": 6, "simgan_tf.experiments.gaze": 6,
+    "simgan_tf.experiments.report": 6, "simgan_tf.experiments.gaze": 6, "simgan_tf.experiments.common": 6,
+    "simgan_tf.experiments.hand_settings": 6, "simgan_tf.experiments.hand_sources": 6,
+    "simgan_tf.experiments.hand_report": 6, "simgan_tf.experiments.hand": 6,
     # 7 command lines
     "simgan_tf.train_cli": 7, "simgan_tf.export.cli": 7, "simgan_tf.export.__main__": 7,
     # the package itself only names the public API (resolved lazily, not imported)

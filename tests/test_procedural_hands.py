@@ -1,5 +1,7 @@
 """procedural_hands: determinism, labels that agree with the pixels, a sensor domain that
-differs in imaging only, the documented depth encoding, and the path train_hand.py takes."""
+differs in imaging only, the documented depth encoding, the path train_hand.py takes, and the v2
+sensor (defects that follow the geometry; its comparison with a genuine NYU frame is in
+tests/test_nyu_real_frame.py)."""
 from __future__ import annotations
 
 import dataclasses
@@ -166,3 +168,79 @@ def test_train_hand_reads_sensor_images_without_labels(tmp_path):
     assert hand.any() and (~hand).any()
     model = data.to_model_range(images).numpy()
     assert model.min() >= -1.0 and model.max() == 1.0  # background is +1 (far)
+
+
+# --- sensor_v2: NYU-like defects that follow the geometry (README: "The v2 depth sensor") ------
+
+
+@pytest.fixture(scope="module")
+def v2_batches(batches):
+    """Batch 0 of seed 7 (the hands of `batches`) through sensor_v2, and compare_nyu's
+    statistics of the sensor and sensor_v2 images (render grid, the clean render's masks)."""
+    from tfds_builders.procedural_hands import compare_nyu
+
+    clean, clean_labels, sensed, _ = batches
+    v2, v2_labels = phb.render_domain_batch(7, 0, "sensor_v2")
+    masks = clean[:, ::2, ::2, 0] < render.BACKGROUND
+    stats = {name: compare_nyu.summarize(images[:, ::2, ::2, 0], masks)
+             for name, images in (("sensor", sensed), ("sensor_v2", v2))}
+    return v2, v2_labels, clean_labels, stats
+
+
+def test_sensor_v2_is_deterministic_and_keeps_the_labels(v2_batches):
+    v2, v2_labels, clean_labels, _ = v2_batches
+    again, _ = phb.render_domain_batch(7, 0, "sensor_v2")
+    np.testing.assert_array_equal(v2, again)
+    np.testing.assert_array_equal(v2_labels["joints_uvd"], clean_labels["joints_uvd"])
+    assert v2.shape == (phb.RENDER_BATCH, 224, 224, 1) and v2.dtype == np.uint8
+    other, _ = phb.render_domain_batch(7, 1, "sensor_v2")
+    assert not np.array_equal(v2, other)
+
+
+def test_sensor_v2_interior_is_smooth_and_its_defects_sit_at_the_silhouette(v2_batches):
+    """v1 riddles the hand with holes; v2 (like the genuine NYU frame: 0.6 % interior, 2.7 %
+    rim missing, README) keeps the interior whole and loses pixels at the outline."""
+    stats = v2_batches[3]
+    v1, v2 = ({k: s[k]["mean"] for k in s} for s in (stats["sensor"], stats["sensor_v2"]))
+    assert v2["interior_missing"] < 0.025 and v2["interior_missing"] < v1["interior_missing"] / 3
+    assert v2["band_missing"] > 2 * v2["interior_missing"]  # defects concentrate at the rim
+    assert 0.01 < v2["band_missing"] < 0.10 and v1["band_missing"] > 0.2
+    assert v2["roughness_mm"] < 0.5 * v1["roughness_mm"]
+    assert v2["flying"] < 0.25 * v1["flying"]
+    assert v2["raggedness"] < 1.1 < v1["raggedness"]
+
+
+def test_sensor_v2_without_its_randomness_keeps_its_look_unlike_sensor(batches, v2_batches):
+    """The pair's check (the gaze lesson): a deterministic refiner draws at most the sensor with
+    its randomness held fixed. v2's missing pixels are all geometric, so the held-fixed v2
+    loses the same pixels; most of v1's holes are random draws and vanish when held fixed."""
+    from tfds_builders.procedural_hands import compare_nyu
+
+    masks = batches[0][:, ::2, ::2, 0] < render.BACKGROUND
+    fixed = {name: compare_nyu.procedural_images(name + compare_nyu.HELD_FIXED, phb.RENDER_BATCH, seed=7)
+             for name in ("sensor", "sensor_v2")}
+    fixed = {name: compare_nyu.summarize(images[:, ::2, ::2], masks) for name, images in fixed.items()}
+    stats = v2_batches[3]
+    for key in ("interior_missing", "band_missing"):
+        v2, v2_fixed = stats["sensor_v2"][key]["mean"], fixed["sensor_v2"][key]["mean"]
+        assert abs(v2_fixed - v2) < 0.2 * v2
+        assert fixed["sensor"][key]["mean"] < 0.3 * stats["sensor"][key]["mean"]
+
+
+def test_sensor_v2_shadow_and_grazing_follow_the_geometry():
+    """A bar 60 mm in front of a plane at 800 mm: the projector's shadow falls right of the bar,
+    baseline * gap / z_near = 75 * 60 / 740 = 6.1 mm = 3 pixels of 2 mm, never left of it; a
+    plane tilted beyond `grazing_slope` has no reading, a gentler one keeps all its readings."""
+    from tfds_builders.procedural_hands import compare_nyu, sensor_v2
+
+    cfg = sensor_v2.DEFAULT_SENSOR_V2_CONFIG
+    depth = np.full((3, 16, 32), 800.0, np.float32)
+    depth[0, :, 10:14] = 740.0
+    x = np.arange(32, dtype=np.float32) * 2.0  # mm across the image
+    depth[1] = 800.0 + (cfg.grazing_slope + 1) * x  # steeper than grazing_slope
+    depth[2] = 800.0 + (cfg.grazing_slope - 1) * x
+    out = sensor_v2.apply_sensor_v2(depth, np.full(3, 2.0), compare_nyu.HeldFixed())
+    missing = ~np.isfinite(out[0, 4:-4])  # rows away from the image's top and bottom edge
+    assert missing[:, 14:17].all() and not missing[:, 17:].any() and not missing[:, :14].any()
+    assert not np.isfinite(out[1, 2:-2, 2:-2]).any()
+    assert np.isfinite(out[2, 2:-2, 2:-2]).all()

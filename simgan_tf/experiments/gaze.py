@@ -19,10 +19,7 @@ every (seed, row) whose result file exists and resumes refiner training from che
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import dataclasses
-import json
-import multiprocessing
 import os
 import sys
 import time
@@ -33,148 +30,27 @@ import numpy as np
 
 from simgan_tf.experiments.settings import (
     EXPERIMENT_PRESETS,
-    REFINER_VARIANTS,
     ROWS,
     ExperimentSettings,
     get_experiment_settings,
 )
 from simgan_tf.experiments.layout import (
     CRITIC_FILE,
-    EXPERIMENT_FILE,
     PUPIL_FILE,
-    REFINED_FILE,
-    REFINER_DIR,
     ROW_DIR,
     TABLE_FILE,
 )
+from simgan_tf.experiments.common import (  # noqa: F401  (refiner_preset, train_refiner, split_real, refine_images: public here too)
+    Progress,
+    RefinerBank,
+    check_or_write_experiment,
+    refine_images,
+    refiner_preset,
+    run_seeds,
+    split_real,
+    train_refiner,
+)
 from simgan_tf.experiments.sources import ExperimentData, SourceSpec
-
-
-class Progress:
-    """One line per unit of work with the elapsed time, flushed (the run is long and logged)."""
-
-    def __init__(self, verbose: bool = True):
-        self.verbose = verbose
-        self.started = time.time()
-
-    def elapsed(self) -> float:
-        return time.time() - self.started
-
-    def __call__(self, message: str) -> None:
-        if self.verbose:
-            minutes, seconds = divmod(int(self.elapsed()), 60)
-            print(f"[{time.strftime('%H:%M:%S')} +{minutes:02d}m{seconds:02d}s] {message}", flush=True)
-
-
-# ---------------------------------------------------------------------------------------
-# Settings bookkeeping: a resumed run must have been started with the same settings.
-def _fingerprint(settings: ExperimentSettings, sources: SourceSpec) -> dict[str, Any]:
-    settings_dict = settings.to_dict()
-    settings_dict.pop("notes", None)
-    settings_dict.pop("seeds", None)  # more seeds may be added to an existing run
-    settings_dict["refiner"].pop("provenance", None)
-    return json.loads(json.dumps({"settings": settings_dict, "sources": dataclasses.asdict(sources)}, default=str))
-
-
-def _fingerprint_defaults() -> dict[str, dict[str, Any]]:
-    """Default values of every field, per part, in the fingerprint's JSON form."""
-    settings_defaults = {f.name: f.default for f in dataclasses.fields(ExperimentSettings)
-                         if f.default is not dataclasses.MISSING}
-    return json.loads(json.dumps({"settings": settings_defaults,
-                                  "sources": dataclasses.asdict(SourceSpec())}, default=str))
-
-
-def _check_or_write_experiment(out_dir: Path, settings: ExperimentSettings, sources: SourceSpec) -> None:
-    from simgan_tf.run_io import write_json_atomic  # imports TF: not at module level (--help stays fast)
-
-    path = out_dir / EXPERIMENT_FILE
-    current = _fingerprint(settings, sources)
-    if path.exists():
-        stored = json.loads(path.read_text())
-        stored_fp = {"settings": stored.get("settings"), "sources": stored.get("sources")}
-        defaults = _fingerprint_defaults()
-        changed = sorted(
-            k for part in ("settings", "sources")
-            for k in set(current[part]) | set((stored_fp[part] or {}))
-            if current[part].get(k) != (stored_fp[part] or {}).get(k)
-            # a setting added after the run started, left at its default, changes nothing
-            and not (k not in (stored_fp[part] or {}) and defaults[part].get(k, object()) == current[part].get(k))
-        )
-        if changed:
-            raise ValueError(
-                f"{path}: this --out holds an experiment with different settings ({', '.join(changed)}); "
-                "rerun with the same preset and flags to resume, or choose a new --out"
-            )
-        return
-    write_json_atomic(path, {**current, "preset": settings.name, "notes": settings.notes})
-
-
-# ---------------------------------------------------------------------------------------
-# Refiners.
-def refiner_preset(settings: ExperimentSettings, variant: str, seed: int):
-    """The main refiner's preset with the seed, and the ablation switch of `variant`."""
-    from simgan_tf import config as cfg
-
-    if variant not in REFINER_VARIANTS:
-        raise ValueError(f"refiner variant {variant!r}; expected one of {REFINER_VARIANTS}")
-    preset = cfg.with_overrides(settings.refiner, seed=seed, use_history=variant != "no_history")
-    if variant == "global_adversarial":
-        preset = dataclasses.replace(
-            preset, discriminator=dataclasses.replace(preset.discriminator, head="global")
-        )
-    return dataclasses.replace(preset, name=f"{settings.refiner.name}_{variant}")
-
-
-def train_refiner(preset, run_dir: Path, synthetic: np.ndarray, real: np.ndarray, log: Progress,
-                  stopping=None):
-    """Train (or resume, or just load when finished) a refiner on in-memory uint8 images.
-
-    `stopping`: an optional `RealismStopping` callback (it must not see `real`'s images).
-    """
-    import keras
-
-    from simgan_tf import run_io
-    from simgan_tf.trainer import SimGAN
-
-    gan = SimGAN.from_preset(preset, run_dir=run_dir)
-    report_every = max(1, gan.total_steps // 4)
-    started = time.time()
-    shown_keys = ("r_self_reg", "r_adversarial", "d_total", "d_acc_refined", "d_acc_real")
-
-    class ProgressLines(keras.callbacks.Callback):
-        """A log line every quarter of the run, and one per realism check (no progress bar)."""
-
-        def on_train_batch_end(self, batch, logs=None):
-            step = int(gan.step.numpy())
-            if step % report_every == 0 or step == gan.total_steps:
-                shown = ", ".join(f"{k} {v:.3g}" for k, v in (logs or {}).items() if k in shown_keys)
-                log(f"    refiner step {step}/{gan.total_steps} ({gan.phase_of(step - 1)}; "
-                    f"{time.time() - started:.0f}s) {shown}")
-
-        def on_epoch_end(self, epoch, logs=None):
-            if stopping is not None and stopping.trace and stopping.trace[-1]["step"] == int(gan.step.numpy()):
-                entry = stopping.trace[-1]
-                log(f"    refiner step {entry['step']}: critic {entry['critic_accuracy_pct']:.1f}% on held-out "
-                    f"real vs refined; D {entry['heldout_d_accuracy']:.3f} (refined {entry['d_acc_refined']:.3f}, "
-                    f"real {entry['d_acc_real']:.3f})"
-                    + (f"; stopping: {stopping.decision['reason']}" if stopping.decision else ""))
-
-    callbacks = ([stopping] if stopping is not None else []) + [ProgressLines()]
-    gan.fit(synthetic, real, callbacks=callbacks, verbose=False)
-    run_io.write_run_outputs(gan, dict(gan.last_losses), synthetic[:8], real[:8], started)
-    return gan
-
-
-def split_real(real: np.ndarray, heldout: int) -> tuple[np.ndarray, np.ndarray]:
-    """(training, held-out) unlabeled real images: the last `heldout` are for the stopping rule only."""
-    if heldout < 1 or heldout >= len(real):
-        raise ValueError(f"refiner_heldout_real={heldout} needs 1 <= it < the {len(real)} real images")
-    return real[:-heldout], real[-heldout:]
-
-
-def refine_images(trainer, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """uint8 synthetic images -> uint8 refined images (stored like any image dataset)."""
-    return trainer.refine(images, batch_size=batch_size)
 
 
 # ---------------------------------------------------------------------------------------
@@ -254,22 +130,10 @@ def train_and_evaluate(
     }
 
 
-def _run_seed_in_child(*args: Any) -> None:
-    """`run_seed` in a process of its own: its graphs and allocator pools go when it ends, so
-    the experiment's peak memory does not grow with the number of seeds (within one process
-    it grew by ~110 MB a seed on the smoke preset, Keras' clear_session or not)."""
-    from simgan_tf.runtime import configure_tf_runtime
-
-    configure_tf_runtime()
-    run_seed(*args)
-
-
 # ---------------------------------------------------------------------------------------
 def run_seed(settings: ExperimentSettings, d: ExperimentData, image, seed: int, out_dir: Path,
              log: Progress, label: str) -> None:
     """Everything of one seed; each finished piece is a file, so a rerun skips it."""
-    from simgan_tf import run_io
-    from simgan_tf.convergence import RealismStopping
     from simgan_tf.critic import critic_accuracy
     from simgan_tf.label_preservation import pupil_displacement
     from simgan_tf.run_io import write_json_atomic
@@ -278,46 +142,7 @@ def run_seed(settings: ExperimentSettings, d: ExperimentData, image, seed: int, 
     (seed_dir / ROW_DIR).mkdir(parents=True, exist_ok=True)
     n = settings.train_images
     n_scaled = n * settings.scale_factor
-    refined_cache: dict[str, np.ndarray] = {}
-
-    def refined(variant: str, count: int) -> np.ndarray:
-        """Refined versions of the first `count` synthetic images (trains the refiner if needed)."""
-        if variant in refined_cache and len(refined_cache[variant]) >= count:
-            return refined_cache[variant][:count]
-        run_dir = seed_dir / REFINER_DIR / variant
-        path = run_dir / REFINED_FILE
-        if path.exists():
-            cached = np.load(path)
-            if len(cached) >= count:
-                refined_cache[variant] = cached
-                return cached[:count]
-        preset = refiner_preset(settings, variant, seed)
-        log(f"{label} | refiner '{variant}': training {preset.name} ({preset.training.pretrain_r_steps} + "
-            f"{preset.training.pretrain_d_steps} pretraining, {preset.training.steps} adversarial steps, "
-            f"history={'on' if preset.training.use_history else 'off'}, D head={preset.discriminator.head})")
-        started = time.time()
-        real_train, real_heldout = split_real(d.real, settings.refiner_heldout_real)
-        t = preset.training
-        stopping = RealismStopping(
-            d.synthetic[: settings.refiner_heldout_synthetic], real_heldout, run_dir / run_io.STOPPING_FILE,
-            patience=settings.refiner_patience, min_delta=settings.refiner_min_delta,
-            start_step=t.pretrain_r_steps + t.pretrain_d_steps + settings.refiner_min_steps,
-            every=settings.refiner_check_every, critic=settings.critic, seed=seed,
-        )
-        trainer = train_refiner(preset, run_dir, d.synthetic, real_train, log, stopping)
-        trained = time.time() - started
-        log(f"{label} | refiner '{variant}': refining {count} synthetic images")
-        started = time.time()
-        out = refine_images(trainer, d.synthetic[:count])
-        np.save(path, out)
-        write_json_atomic(run_dir / "timing.json", {"train_seconds": round(trained, 1),
-                                                     "refine_seconds": round(time.time() - started, 1),
-                                                     "refined_images": count,
-                                                     "adversarial_steps": int(trainer.step.numpy())
-                                                     - preset.training.pretrain_r_steps
-                                                     - preset.training.pretrain_d_steps})
-        refined_cache[variant] = out
-        return out
+    refined = RefinerBank(settings, seed, seed_dir, d.synthetic, d.real, log, label)
 
     row_data: dict[str, Callable[[], tuple[np.ndarray, np.ndarray]]] = {
         "synthetic": lambda: (d.synthetic[:n], d.synthetic_gaze[:n]),
@@ -397,7 +222,7 @@ def run_experiment(
     settings = dataclasses.replace(settings, seeds=seeds)
     sources.validate()
     sources = sources.resolved()  # --camera embedded_v2: the v2 TFDS names, also in experiment.json
-    _check_or_write_experiment(out_dir, settings, sources)
+    check_or_write_experiment(out_dir, settings, sources)
     image = settings.refiner.image
     n = settings.train_images
     log(f"gaze experiment '{settings.name}', {seeds} seed(s), into {out_dir}: loading data")
@@ -405,10 +230,7 @@ def run_experiment(
     log(f"data: {describe_shapes(d)} images; " + "; ".join(f"{k}: {v}" for k, v in d.described.items()))
     for what, why in d.skipped.items():
         log(f"note: {why}")
-    spawn = multiprocessing.get_context("spawn")
-    for seed in range(seeds):
-        with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
-            child.submit(_run_seed_in_child, settings, d, image, seed, out_dir, log, f"seed {seed + 1}/{seeds}").result()
+    run_seeds(run_seed, seeds, lambda seed, label: (settings, d, image, seed, out_dir, log, label))
     results = report.aggregate(out_dir, settings, list(range(seeds)), wall_seconds=log.elapsed(), skipped=d.skipped)
     results["details"]["data"] = {"sizes": describe_shapes(d), "sources": d.described}
     report.write_outputs(out_dir, results, settings)

@@ -23,14 +23,14 @@ REFINER_VARIANTS = ("main", "no_history", "global_adversarial")
 
 
 @dataclass(frozen=True)
-class ExperimentSettings:
-    """Everything the gaze experiment trains, per seed."""
+class StudySettings:
+    """What every refiner study (gaze, hand) fixes per seed: the refiner and its stopping rule,
+    the row sizes, the estimators' early-stopping rule and the realism critic."""
 
     name: str
     refiner: cfg.Preset  # preset of the main refiner (seed and ablation switches applied per run)
-    estimator: cfg.GazeEstimatorConfig  # the paper's gaze CNN; only batch size / lr may differ
-    train_images: int  # N: synthetic images of the "1x" rows (and of the oracle's target set)
-    scale_factor: int  # "4x" rows train on scale_factor * N images (paper: 4)
+    train_images: int  # N: synthetic images of the "1x" rows (and of the labeled-target row)
+    scale_factor: int  # the scaled rows train on scale_factor * N images (gaze: 4x, hands: 3x)
     # Every row follows the same rule: train until the loss on a held-out slice of the row's own
     # training images stops improving (no target label is read), at most `estimator_steps`
     # optimizer steps, and keep the best weights. An estimator stopped at a fixed short
@@ -52,28 +52,35 @@ class ExperimentSettings:
     refiner_heldout_real: int = 1000  # the last images of the real set; the refiner never sees them
     refiner_heldout_synthetic: int = 1000
     critic: CriticConfig = CriticConfig()
-    pupil_images: int = 500  # synthetic/refined pairs measured for label preservation
-    pupil_fit: PupilFitConfig = PupilFitConfig()
     seeds: int = 3
-    threshold_deg: float = 7.0  # the paper's "% within 7 degrees"
-    curve_max_deg: float = 25.0  # x axis of the Fig. 7-style cumulative curve
     curve_points: int = 101
     notes: dict[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         every = self.refiner.training.checkpoint_every
         if self.refiner_check_every < 1 or self.refiner_check_every % every:
-            raise ValueError(f"ExperimentSettings {self.name!r}: refiner_check_every={self.refiner_check_every} must be "
-                             f"a positive multiple of the refiner's checkpoint_every ({every}): checks run at checkpoints")
+            raise ValueError(f"{type(self).__name__} {self.name!r}: refiner_check_every={self.refiner_check_every} must "
+                             f"be a positive multiple of the refiner's checkpoint_every ({every}): checks run at checkpoints")
         if not 0 < self.refiner_heldout_real < self.real_images:
-            raise ValueError(f"ExperimentSettings {self.name!r}: refiner_heldout_real={self.refiner_heldout_real} must be "
-                             f"between 1 and real_images - 1 ({self.real_images - 1})")
+            raise ValueError(f"{type(self).__name__} {self.name!r}: refiner_heldout_real={self.refiner_heldout_real} "
+                             f"must be between 1 and real_images - 1 ({self.real_images - 1})")
         if not 0.0 < self.estimator_validation_fraction < 1.0:
-            raise ValueError(f"ExperimentSettings {self.name!r}: estimator_validation_fraction must be in (0, 1), "
+            raise ValueError(f"{type(self).__name__} {self.name!r}: estimator_validation_fraction must be in (0, 1), "
                              f"got {self.estimator_validation_fraction}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExperimentSettings(StudySettings):
+    """Everything the gaze experiment trains, per seed."""
+
+    estimator: cfg.GazeEstimatorConfig  # the gaze CNN; the quick preset's is smaller than the paper's
+    pupil_images: int = 500  # synthetic/refined pairs measured for label preservation
+    pupil_fit: PupilFitConfig = PupilFitConfig()
+    threshold_deg: float = 7.0  # the paper's "% within 7 degrees"
+    curve_max_deg: float = 25.0  # x axis of the Fig. 7-style cumulative curve
 
 
 # ---------------------------------------------------------------------------------------
@@ -220,6 +227,7 @@ def get_experiment_settings(name: str) -> ExperimentSettings:
 __all__ = [
     "EXPERIMENT_PRESETS",
     "ExperimentSettings",
+    "StudySettings",
     "PAPER",
     "QUICK",
     "REFINER_VARIANTS",

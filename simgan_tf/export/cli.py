@@ -6,7 +6,7 @@ import dataclasses
 import sys
 from typing import Any, Sequence
 
-from simgan_tf.export.settings import FLAVOURS, ExportConfig
+from simgan_tf.export.settings import FLAVOURS, UINT16_FLAVOURS, ExportConfig
 from simgan_tf.runtime import configure_tf_runtime
 
 
@@ -16,11 +16,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="simgan-export",
         description=(
             "Export the latest checkpoint of a training run: OUT/NAME/VERSION/ (SavedModel in the "
-            "TF Serving layout: signatures serving_default (uint8 0..255 in and out) and "
-            "refine_float (float32 [-1, 1]), warm-up records in assets.extra/), "
-            "OUT/NAME_{float32,float16,dynamic_int8,int8}.tflite, and OUT/NAME/export.json with "
-            "parity figures against the Keras refiner. Fails (writing nothing) if a float "
-            "artefact differs from the Keras refiner by more than its tolerance."
+            "TF Serving layout: signatures serving_default (uint8 0..255 in and out; uint16 "
+            "0..65535 for a run trained on uint16 depth) and refine_float (float32 [-1, 1]), "
+            "warm-up records in assets.extra/), OUT/NAME_{float32,float16,dynamic_int8,int8}.tflite "
+            "(a uint16 run's take and return uint16; it has no int8 flavour), and "
+            "OUT/NAME/export.json with the image dtype and parity figures against the Keras "
+            "refiner. Fails (writing nothing) if a float artefact differs from the Keras refiner "
+            "by more than its tolerance."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -29,8 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", type=int, help="SavedModel version (default: one past the newest existing)")
     parser.add_argument("--out", default="saved_models", help="export root directory")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT/NAME/VERSION")
-    parser.add_argument("--flavours", default=",".join(FLAVOURS),
-                        help=f"comma-separated TFLite flavours, some of {','.join(FLAVOURS)}")
+    parser.add_argument("--flavours",
+                        help=f"comma-separated TFLite flavours, some of {','.join(FLAVOURS)} (default: every "
+                        f"flavour the run's image dtype allows: all four for uint8, {','.join(UINT16_FLAVOURS)} "
+                        "for uint16 depth)")
     parser.add_argument("--representative-count", type=int, default=defaults.representative_count,
                         help="synthetic images calibrating the full-integer int8 model")
     parser.add_argument("--parity-count", type=int, default=defaults.parity_count,
@@ -45,10 +49,13 @@ def _fmt(value: Any, spec: str) -> str:
 
 
 def format_parity_table(record: dict[str, Any]) -> str:
-    """One line per artefact: max abs diff, uint8 levels, PSNR, size."""
+    """One line per artefact: max abs diff, pixel levels (uint8, or uint16 for depth), PSNR, size."""
+    from simgan_tf.export.parity import level_diff
+
     rows = [("saved_model", record["saved_model"]["parity"], None)]
     rows += [(f, d["parity"], d["bytes"]) for f, d in record["tflite"].items()]
-    lines = [f"{'artefact':<14}{'max |diff|':>12}{'uint8 levels':>14}{'PSNR dB':>10}{'size KiB':>10}  check"]
+    dtype = level_diff(record["saved_model"]["parity"])[0]
+    lines = [f"{'artefact':<14}{'max |diff|':>12}{dtype + ' levels':>14}{'PSNR dB':>10}{'size KiB':>10}  check"]
     for name, p, size in rows:
         if "tolerance" in p:
             check = f"<= {p['tolerance']:g}: {'ok' if p['passed'] else 'FAIL'}"
@@ -58,7 +65,7 @@ def format_parity_table(record: dict[str, Any]) -> str:
             check = ""
         psnr = "inf" if p["psnr_db"] is None else f"{p['psnr_db']:.1f}"
         lines.append(
-            f"{name:<14}{p['max_abs_diff']:>12.2e}{p['max_abs_diff_uint8']:>14d}{psnr:>10}"
+            f"{name:<14}{p['max_abs_diff']:>12.2e}{level_diff(p)[1]:>14d}{psnr:>10}"
             f"{_fmt(None if size is None else size / 1024, '.1f'):>10}  {check}"
         )
     return "\n".join(lines)
@@ -71,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from simgan_tf.export.parity import ParityError
     from simgan_tf.export.saved_model import ExportError
 
-    flavours = tuple(f.strip() for f in args.flavours.split(",") if f.strip())
+    flavours = None if args.flavours is None else tuple(f.strip() for f in args.flavours.split(",") if f.strip())
     try:
         settings = dataclasses.replace(
             ExportConfig(), flavours=flavours,

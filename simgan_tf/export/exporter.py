@@ -28,7 +28,7 @@ from simgan_tf import data as data_lib
 from simgan_tf import run_io
 from simgan_tf.config import Preset
 from simgan_tf.export import parity
-from simgan_tf.export.contract import signature_doc
+from simgan_tf.export.contract import image_doc, pixel_dtype, pixel_max, signature_doc
 from simgan_tf.export.litert import TFLiteRefiner
 from simgan_tf.export.saved_model import (
     ASSETS_EXTRA,
@@ -62,7 +62,8 @@ def sha256(path: str | os.PathLike) -> str:
 def synthetic_images(
     preset: Preset, count: int, data_dir: str | None = None, manual_dir: str | None = None
 ) -> np.ndarray:
-    """The first `count` uint8 images of the preset's synthetic dataset (in file order)."""
+    """The first `count` images of the preset's synthetic dataset (in file order), in their
+    storage dtype (uint8, or uint16 depth)."""
     ds = data_lib.image_dataset(
         preset.data.synthetic,
         preset.data.synthetic_split,
@@ -81,33 +82,60 @@ def synthetic_images(
     return images
 
 
-def as_uint8_images(images: Any, shape: tuple[int, int, int], what: str) -> np.ndarray:
-    """A numpy array or tf.data.Dataset (batched or not) of uint8 images -> [N, H, W, C] uint8."""
+def as_pixel_images(images: Any, shape: tuple[int, int, int], dtype: str, what: str) -> np.ndarray:
+    """A numpy array or tf.data.Dataset (batched or not) of `dtype` images -> [N, H, W, C].
+
+    `dtype` is the run's image dtype; images of another dtype are an ExportError naming the
+    expected one (uint8 pixels are never rescaled to uint16 depth, nor the reverse).
+    """
     if isinstance(images, tf.data.Dataset):
         parts = [np.asarray(x) for x in images.as_numpy_iterator()]
         images = np.concatenate([p if p.ndim == 4 else p[None] for p in parts]) if parts else np.zeros((0, *shape))
     array = np.asarray(images)
-    if array.ndim != 4 or tuple(array.shape[1:]) != tuple(shape) or array.dtype != np.uint8 or len(array) == 0:
+    if array.ndim != 4 or tuple(array.shape[1:]) != tuple(shape) or array.dtype != np.dtype(dtype) or len(array) == 0:
+        values = "pixels 0..255" if dtype == "uint8" else f"depth 0..{pixel_max(dtype)}, the run's image dtype"
         raise ExportError(
-            f"{what}: expected uint8 images of shape [N >= 1, {', '.join(map(str, shape))}] "
-            f"(pixels 0..255); got {array.dtype.name} {list(array.shape)}"
+            f"{what}: expected {dtype} images of shape [N >= 1, {', '.join(map(str, shape))}] "
+            f"({values}); got {array.dtype.name} {list(array.shape)}"
         )
     return array
 
 
-def _reference(refiner: keras.Model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The Keras refiner's float output in [-1, 1] and its uint8 pixels."""
+def as_uint8_images(images: Any, shape: tuple[int, int, int], what: str) -> np.ndarray:
+    """A numpy array or tf.data.Dataset (batched or not) of uint8 images -> [N, H, W, C] uint8."""
+    return as_pixel_images(images, shape, "uint8", what)
+
+
+def _given_dtype(images: Any) -> str | None:
+    """"uint8" / "uint16" of caller-given images (array or dataset), else None."""
+    if images is None:
+        return None
+    if isinstance(images, tf.data.Dataset):
+        dtype = images.element_spec.dtype
+    else:
+        dtype = getattr(images, "dtype", None)
+        if dtype is None:
+            dtype = np.asarray(images).dtype
+    try:
+        return pixel_dtype(dtype).name
+    except ValueError:
+        return None
+
+
+def _reference(refiner: keras.Model, images: np.ndarray, dtype: str = "uint8") -> tuple[np.ndarray, np.ndarray]:
+    """The Keras refiner's float output in [-1, 1] and its pixels of `dtype` (uint8 / uint16)."""
     outputs = [
         np.asarray(refiner(data_lib.to_model_range(images[i : i + _REFERENCE_BATCH]), training=False))
         for i in range(0, len(images), _REFERENCE_BATCH)
     ]
     refined = np.concatenate(outputs)
-    return refined, data_lib.from_model_range(refined).numpy()
+    return refined, data_lib.from_model_range(refined, tf.as_dtype(dtype)).numpy()
 
 
 def _tflite_figures(runner: TFLiteRefiner, holdout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pixels = runner.refine_pixels(holdout)
-    return pixels / 127.5 - 1.0, np.clip(np.round(pixels), 0, 255).astype(np.uint8)
+    dtype = runner.image_dtype
+    return pixels / runner.half_range - 1.0, np.clip(np.round(pixels), 0, np.iinfo(dtype).max).astype(dtype)
 
 
 def _tensor_doc(details: dict[str, Any]) -> dict[str, Any]:
@@ -143,14 +171,19 @@ def export_refiner(
     run_dir: str | os.PathLike | None = None,
     data_dir: str | None = None,
     manual_dir: str | None = None,
+    image_dtype: str | None = None,
 ) -> dict[str, Any]:
     """Export `refiner` as OUT/NAME/VERSION/ (SavedModel), OUT/NAME_*.tflite, OUT/NAME/export.json.
 
-    `representative` (int8 calibration) and `holdout` (parity) are uint8 images; when not
-    given they are the first images of the preset's synthetic dataset (calibration first,
-    then disjoint held-out ones). Raises VersionExistsError before any work if the version
-    exists and not `overwrite`, and ParityError (writing nothing) if a float artefact is off.
-    Returns the export.json record.
+    `image_dtype` is the storage dtype of the run's images, what serving_default and the
+    TFLite flavours take and return: "uint8", or "uint16" for depth (no int8 flavour then;
+    see settings.UINT16_UNSUPPORTED). None: that of `holdout` / `representative` if given,
+    else of the preset's synthetic dataset. `representative` (int8 calibration) and
+    `holdout` (parity) are images of that dtype; when not given they are the first images
+    of the preset's synthetic dataset (calibration first, then disjoint held-out ones).
+    Raises VersionExistsError before any work if the version exists and not `overwrite`,
+    and ParityError (writing nothing) if a float artefact is off. Returns the export.json
+    record.
     """
     started = time.perf_counter()
     settings = settings or ExportConfig()
@@ -160,11 +193,18 @@ def export_refiner(
     model_root = out / name
     version = resolve_version(model_root, version, overwrite)
     shape = preset.image.shape
+    if image_dtype is not None:
+        try:
+            image_dtype = pixel_dtype(image_dtype).name
+        except ValueError as err:
+            raise ExportError(str(err)) from None
+    image_dtype = image_dtype or _given_dtype(holdout) or _given_dtype(representative)
 
     if representative is None or holdout is None:
         rep_count = settings.representative_count if representative is None else 0
         hold_count = settings.parity_count if holdout is None else 0
         images = synthetic_images(preset, rep_count + hold_count, data_dir, manual_dir)
+        image_dtype = image_dtype or _given_dtype(images)
         representative = images[:rep_count] if representative is None else representative
         holdout = images[rep_count:] if holdout is None else holdout
         data_source = (
@@ -173,26 +213,35 @@ def export_refiner(
         )
     else:
         data_source = "images given by the caller"
-    representative = as_uint8_images(representative, shape, "representative images")
-    holdout = as_uint8_images(holdout, shape, "held-out parity images")
+    image_dtype = image_dtype or "uint8"
+    representative = as_pixel_images(representative, shape, image_dtype, "representative images")
+    holdout = as_pixel_images(holdout, shape, image_dtype, "held-out parity images")
+    try:
+        flavours = settings.flavours_for(image_dtype)
+    except ValueError as err:
+        raise ExportError(f"export {name!r}: {err}") from None
+    settings = dataclasses.replace(settings, flavours=flavours)
+    # convert_refiner takes the dtype only where it is not the default (uint8 exports call it as before)
+    dtype_kwargs = {"dtype": image_dtype} if image_dtype != "uint8" else {}
 
     model_root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=model_root))  # not an integer: TF Serving ignores it
     try:
         saved_model_dir = staging / "saved_model"
-        write_saved_model(refiner, shape, saved_model_dir)
+        write_saved_model(refiner, shape, saved_model_dir, image_dtype)
         warmup_records = write_warmup_requests(saved_model_dir, name, holdout, settings.warmup_batch_sizes)
-        blobs = convert_refiner(refiner, shape, settings.flavours, representative)
+        blobs = convert_refiner(refiner, shape, flavours, representative, **dtype_kwargs)
 
-        ref_float, ref_uint8 = _reference(refiner, holdout)
+        ref_float, ref_pixels = _reference(refiner, holdout, image_dtype)
         served = SavedModelRefiner(saved_model_dir)
         results = {
             "saved_model": parity.judge(
                 "saved_model",
                 parity.figures(
-                    ref_float, ref_uint8,
+                    ref_float, ref_pixels,
                     served.refine_float(data_lib.to_model_range(holdout).numpy()),
-                    served.refine_uint8(holdout),
+                    served.refine(holdout),
+                    image_dtype,
                 ),
                 tolerance=settings.saved_model_max_abs_diff,
             )
@@ -202,7 +251,7 @@ def export_refiner(
             runner = TFLiteRefiner(model_content=blob)
             results[flavour] = parity.judge(
                 flavour,
-                parity.figures(ref_float, ref_uint8, *_tflite_figures(runner, holdout)),
+                parity.figures(ref_float, ref_pixels, *_tflite_figures(runner, holdout), image_dtype),
                 tolerance=settings.tolerance(flavour),
                 psnr_goal_db=None if flavour in FLOAT_FLAVOURS else settings.int8_psnr_goal_db,
             )
@@ -264,9 +313,10 @@ def export_refiner(
         "preset": preset.name,
         "preset_config": run_io.preset_to_dict(preset),
         "input_shape": list(shape),
+        "image": image_doc(image_dtype),
         "saved_model": {
             "path": f"{name}/{version}",
-            "signatures": signature_doc(shape),
+            "signatures": signature_doc(shape, image_dtype),
             "warmup_file": f"{name}/{version}/{ASSETS_EXTRA}/tf_serving_warmup_requests" if warmup_records else None,
             "warmup_records": warmup_records,
             "parity": results["saved_model"],
@@ -297,7 +347,8 @@ def export_run(
     data_dir: str | None = None,
     manual_dir: str | None = None,
 ) -> dict[str, Any]:
-    """Export the latest checkpoint of a training run (see `export_refiner`)."""
+    """Export the latest checkpoint of a training run (see `export_refiner`), serving the
+    image dtype recorded in its config.json (uint8, or uint16 for depth runs)."""
     settings = settings or ExportConfig()
     changes = {"representative_count": representative_count, "parity_count": parity_count}
     settings = dataclasses.replace(settings, **{k: v for k, v in changes.items() if v is not None})
@@ -308,4 +359,5 @@ def export_run(
         step=step, version=version, out=out, overwrite=overwrite,
         representative=representative, holdout=holdout, settings=settings,
         run_dir=run_dir, data_dir=data_dir, manual_dir=manual_dir,
+        image_dtype=run_io.load_image_dtype(run_dir),  # None for runs that predate the record
     )

@@ -2,7 +2,7 @@
 
 Float artefacts are compared in the model range [-1, 1] (max abs difference); quantized
 ones by PSNR (peak 255) of the uint8 images a user actually gets, since that is what a
-refined training set is made of.
+refined training set is made of; for a uint16 (depth) run, of its uint16 images (peak 65535).
 """
 from __future__ import annotations
 
@@ -34,13 +34,27 @@ def figures(
     reference_uint8: np.ndarray,
     candidate_float: np.ndarray,
     candidate_uint8: np.ndarray,
+    dtype: str = "uint8",
 ) -> dict[str, Any]:
-    """max abs diff in [-1, 1], max abs diff in uint8 levels, and PSNR of the uint8 images."""
+    """max abs diff in [-1, 1], max abs diff in pixel levels, and PSNR of the pixel images.
+
+    The pixel images are of the run's `dtype`: uint8 ("max_abs_diff_uint8", peak 255), or
+    uint16 depth ("max_abs_diff_uint16", peak 65535).
+    """
+    peak = float(np.iinfo(np.dtype(dtype)).max)
     return {
         "max_abs_diff": max_abs_diff(reference_float, candidate_float),
-        "max_abs_diff_uint8": int(round(max_abs_diff(reference_uint8, candidate_uint8))),
-        "psnr_db": psnr_db(reference_uint8, candidate_uint8),
+        f"max_abs_diff_{np.dtype(dtype).name}": int(round(max_abs_diff(reference_uint8, candidate_uint8))),
+        "psnr_db": psnr_db(reference_uint8, candidate_uint8, peak),
     }
+
+
+def level_diff(result: dict[str, Any]) -> tuple[str, int]:
+    """("uint8" / "uint16", max abs diff in that dtype's levels) of a `figures` result."""
+    for dtype in ("uint8", "uint16"):
+        if f"max_abs_diff_{dtype}" in result:
+            return dtype, result[f"max_abs_diff_{dtype}"]
+    raise KeyError("no max_abs_diff_uint8 / max_abs_diff_uint16 in the parity figures")
 
 
 def judge(

@@ -1,7 +1,8 @@
 """SavedModel export in the layout TF Serving loads, its warm-up records, and a loader.
 
 TF Serving watches `<model_root>/<integer version>/` directories; each holds a SavedModel
-with a `serving_default` signature and optionally `assets.extra/tf_serving_warmup_requests`,
+with a `serving_default` signature (pixels of the run's storage dtype in and out: uint8, or
+uint16 for depth runs) and optionally `assets.extra/tf_serving_warmup_requests`,
 PredictionLog records it replays before marking the version available (so the first real
 request does not pay for graph initialisation).
 """
@@ -23,7 +24,9 @@ from simgan_tf.export.contract import (
     OUTPUT_KEY,
     SERVING_SIGNATURE,
     WARMUP_FILE,
+    InputShapeError,
     check_images,
+    pixel_dtype,
 )
 
 SAVED_MODEL_FILE = "saved_model.pb"
@@ -72,31 +75,39 @@ def _batch_spec(shape: tuple[int, int, int], dtype: tf.DType) -> tf.TensorSpec:
     return tf.TensorSpec([None, *shape], dtype, name=INPUT_KEY)
 
 
-def serving_functions(refiner: keras.Model, shape: tuple[int, int, int]) -> dict[str, Callable]:
+def serving_functions(
+    refiner: keras.Model, shape: tuple[int, int, int], dtype: Any = "uint8"
+) -> dict[str, Callable]:
     """The two serving endpoints; `tf.ensure_shape` makes a wrong H x W x C fail inside the
-    graph with the expected shape in the message (TF Serving passes it on to the client)."""
+    graph with the expected shape in the message (TF Serving passes it on to the client).
+    `dtype`: the pixels serving_default takes and returns (uint8, or uint16 depth)."""
     expected = [None, *shape]
+    pixels = tf.as_dtype(pixel_dtype(dtype))
 
-    def serve_uint8(images: tf.Tensor) -> dict[str, tf.Tensor]:
-        """uint8 [batch, H, W, C] pixels 0..255 -> uint8 refined pixels 0..255."""
+    def serve_pixels(images: tf.Tensor) -> dict[str, tf.Tensor]:
+        """uint8 [batch, H, W, C] pixels 0..255 (uint16 0..65535) -> refined pixels, same dtype."""
         images = tf.ensure_shape(images, expected)
         refined = refiner(to_model_range(images), training=False)
-        return {OUTPUT_KEY: from_model_range(refined)}
+        return {OUTPUT_KEY: from_model_range(refined, pixels)}
 
     def serve_float(images: tf.Tensor) -> dict[str, tf.Tensor]:
         """float32 [batch, H, W, C] in [-1, 1] -> float32 refined images in [-1, 1]."""
         images = tf.ensure_shape(images, expected)
         return {OUTPUT_KEY: refiner(images, training=False)}
 
-    return {SERVING_SIGNATURE: serve_uint8, FLOAT_SIGNATURE: serve_float}
+    return {SERVING_SIGNATURE: serve_pixels, FLOAT_SIGNATURE: serve_float}
 
 
-def write_saved_model(refiner: keras.Model, shape: tuple[int, int, int], path: str | os.PathLike) -> None:
-    """Write a SavedModel with the `serving_default` (uint8) and `refine_float` signatures."""
-    fns = serving_functions(refiner, shape)
+def write_saved_model(
+    refiner: keras.Model, shape: tuple[int, int, int], path: str | os.PathLike, dtype: Any = "uint8"
+) -> None:
+    """Write a SavedModel with the `serving_default` (pixels of `dtype`: uint8, or uint16
+    for depth) and `refine_float` signatures."""
+    fns = serving_functions(refiner, shape, dtype)
+    pixels = tf.as_dtype(pixel_dtype(dtype))
     archive = keras.export.ExportArchive()
     archive.track(refiner)
-    archive.add_endpoint(SERVING_SIGNATURE, fns[SERVING_SIGNATURE], input_signature=[_batch_spec(shape, tf.uint8)])
+    archive.add_endpoint(SERVING_SIGNATURE, fns[SERVING_SIGNATURE], input_signature=[_batch_spec(shape, pixels)])
     archive.add_endpoint(FLOAT_SIGNATURE, fns[FLOAT_SIGNATURE], input_signature=[_batch_spec(shape, tf.float32)])
     archive.write_out(str(path), verbose=False)
 
@@ -110,7 +121,9 @@ def write_warmup_requests(
     batch_sizes: tuple[int, ...],
 ) -> int | None:
     """Write one PredictionLog per signature and batch size; returns the record count, or
-    None (with a warning) when the optional `tensorflow-serving-api` package is missing."""
+    None (with a warning) when the optional `tensorflow-serving-api` package is missing.
+    `samples` are pixels of the export's dtype (uint8, or uint16 for depth): serving_default's
+    records carry them as they are, refine_float's mapped to [-1, 1]."""
     try:
         from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
     except ImportError:
@@ -120,7 +133,9 @@ def write_warmup_requests(
             stacklevel=2,
         )
         return None
-    samples = np.asarray(samples, np.uint8)
+    samples = np.asarray(samples)
+    if samples.dtype != np.uint16:
+        samples = samples.astype(np.uint8)
     target = Path(saved_model_dir) / ASSETS_EXTRA
     target.mkdir(parents=True, exist_ok=True)
     count = 0
@@ -184,14 +199,31 @@ class SavedModelRefiner:
         if None in shape:
             raise ValueError(f"{self.path}: input {INPUT_KEY} has unknown dims {spec.shape}; expected fixed H, W, C")
         self.image_shape: tuple[int, int, int] = shape  # type: ignore[assignment]
+        try:
+            # What serving_default takes and returns: uint8 pixels, or uint16 depth.
+            self.image_dtype: np.dtype = pixel_dtype(spec.dtype)
+        except ValueError:
+            raise ValueError(f"{self.path}: {SERVING_SIGNATURE} takes {spec.dtype.name} images; expected uint8 "
+                             "or uint16 (an export written by simgan-export)") from None
 
     def __repr__(self) -> str:
-        return f"SavedModelRefiner({str(self.path)!r}, image_shape={self.image_shape})"
+        return f"SavedModelRefiner({str(self.path)!r}, image_shape={self.image_shape}, image_dtype={self.image_dtype.name})"
+
+    def refine(self, images: Any) -> np.ndarray:
+        """Pixels of the model's dtype [batch, H, W, C] -> refined pixels of the same dtype
+        (signature serving_default): uint8 for uint8 runs, uint16 for depth runs. Images of
+        another dtype are an InputShapeError naming the expected one (never rescaled)."""
+        batch = check_images(images, self.image_shape, self.image_dtype, f"SavedModel {self.path} ({SERVING_SIGNATURE})")
+        return self._loaded.signatures[SERVING_SIGNATURE](**{INPUT_KEY: tf.constant(batch)})[OUTPUT_KEY].numpy()
 
     def refine_uint8(self, images: Any) -> np.ndarray:
         """uint8 [batch, H, W, C] pixels -> uint8 refined pixels (signature serving_default)."""
-        batch = check_images(images, self.image_shape, np.uint8, f"SavedModel {self.path} ({SERVING_SIGNATURE})")
-        return self._loaded.signatures[SERVING_SIGNATURE](**{INPUT_KEY: tf.constant(batch)})[OUTPUT_KEY].numpy()
+        if self.image_dtype != np.uint8:
+            raise InputShapeError(
+                f"SavedModel {self.path} ({SERVING_SIGNATURE}) takes {self.image_dtype.name} images "
+                f"[batch, {', '.join(map(str, self.image_shape))}], not uint8: use refine()"
+            )
+        return self.refine(images)
 
     def refine_float(self, images: Any) -> np.ndarray:
         """float32 [batch, H, W, C] in [-1, 1] -> float32 in [-1, 1] (signature refine_float)."""

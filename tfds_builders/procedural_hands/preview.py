@@ -1,9 +1,11 @@
 """Draw a grid of procedural hands, clean render above its sensor reading, with the joints.
 
     python -m tfds_builders.procedural_hands.preview docs/procedural_hands.png
+    python -m tfds_builders.procedural_hands.preview docs/procedural_hands_v2.png --imaging sensor_v2
 
 Renders directly (no TFDS build needed): columns are hands of one batch; rows alternate
-`synthetic` (with the 14 joints: tips red, other joints yellow) and `sensor` of the same hand.
+`synthetic` (with the 14 joints: tips red, other joints yellow) and the sensor (`sensor`, or
+`sensor_v2` with --imaging) of the same hand.
 """
 from __future__ import annotations
 
@@ -18,8 +20,8 @@ from tfds_builders.procedural_hands import render
 PREVIEW_SEED = 42  # not a split seed: the figure shows none of the stored examples
 
 
-def save_preview(path: str, columns: int = 8, pairs: int = 2) -> None:
-    """Write a PNG grid of `pairs` x 2 rows (synthetic, sensor) by `columns` hands."""
+def save_preview(path: str, columns: int = 8, pairs: int = 2, imaging: str = "sensor") -> None:
+    """Write a PNG grid of `pairs` x 2 rows (synthetic, `imaging`) by `columns` hands."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -28,7 +30,7 @@ def save_preview(path: str, columns: int = 8, pairs: int = 2) -> None:
     if columns * pairs > phb.RENDER_BATCH:
         raise ValueError(f"preview: at most {phb.RENDER_BATCH} hands, asked for {columns * pairs}")
     clean, labels = phb.render_domain_batch(PREVIEW_SEED, 0, "clean")
-    sensed, _ = phb.render_domain_batch(PREVIEW_SEED, 0, "sensor")
+    sensed, _ = phb.render_domain_batch(PREVIEW_SEED, 0, imaging)
     uvd = labels["joints_uvd"]
     tips = np.zeros(len(render.JOINT_NAMES), bool)
     tips[list(render.TIP_JOINTS)] = True
@@ -36,7 +38,7 @@ def save_preview(path: str, columns: int = 8, pairs: int = 2) -> None:
     for p in range(pairs):
         for c in range(columns):
             i = p * columns + c
-            for row, images, name in ((2 * p, clean, "synthetic"), (2 * p + 1, sensed, "sensor")):
+            for row, images, name in ((2 * p, clean, "synthetic"), (2 * p + 1, sensed, imaging)):
                 ax = axes[row, c]
                 # Show the hand's depth range with contrast; background (255) stays white.
                 ax.imshow(images[i, ..., 0], cmap="gray", vmin=40, vmax=255, interpolation="nearest")
@@ -47,7 +49,7 @@ def save_preview(path: str, columns: int = 8, pairs: int = 2) -> None:
                 ax.set_yticks([])
                 if c == 0:
                     ax.set_ylabel(name, fontsize=9)
-    fig.suptitle("procedural_hands: synthetic (clean render, joints) vs sensor (same hand)", fontsize=10)
+    fig.suptitle(f"procedural_hands: synthetic (clean render, joints) vs {imaging} (same hand)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -58,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("path", help="output PNG file")
     parser.add_argument("--columns", type=int, default=8)
     parser.add_argument("--pairs", type=int, default=2)
+    parser.add_argument("--imaging", default="sensor", choices=[i for i in phb.IMAGINGS if i != "clean"])
     args = parser.parse_args(argv)
-    save_preview(args.path, args.columns, args.pairs)
+    save_preview(args.path, args.columns, args.pairs, args.imaging)
     print(f"wrote {args.path}")
     return 0
 

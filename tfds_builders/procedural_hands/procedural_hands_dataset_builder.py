@@ -1,11 +1,14 @@
 """procedural_hands: an embedded, download-free stand-in for NYU hand pose (synthetic -> Kinect).
 
-Three configs share one geometry distribution (`render.sample_params`):
+Five configs share one geometry distribution (`render.sample_params`):
   * `synthetic`: clean depth renders with joint labels (the simulator domain);
-  * `sensor`: the same kind of hands through `sensor.apply_sensor`, images only (the
+  * `sensor`: the same kind of hands through `sensor.apply_sensor` (v1), images only (the
     unlabeled real domain the refiner trains on: it carries no labels at all);
   * `sensor_labeled`: the sensor domain with labels, from disjoint seeds; `train` exists only
-    to train a reference "oracle" estimator, `test` is the evaluation set.
+    to train a reference "oracle" estimator, `test` is the evaluation set;
+  * `sensor_v2`, `sensor_v2_labeled`: the same two roles through `sensor_v2.apply_sensor_v2`,
+    whose defects follow the geometry as a genuine NYU frame's do (README.md explains why v1's
+    random holes cannot be drawn by a refiner; v1's images are unchanged).
 Everything is deterministic from a fixed seed per (config, split), and the seeds differ
 between all of them, so no hand appears in two splits. README.md documents the depth encoding.
 """
@@ -19,7 +22,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from tfds_builders.procedural_hands import render, sensor
+from tfds_builders.procedural_hands import render, sensor, sensor_v2
 
 # (config, split) -> root seed of the split's random stream. Disjoint by construction.
 SPLIT_SEEDS: dict[tuple[str, str], int] = {
@@ -28,8 +31,14 @@ SPLIT_SEEDS: dict[tuple[str, str], int] = {
     ("sensor", "train"): 1201,
     ("sensor_labeled", "train"): 1301,
     ("sensor_labeled", "test"): 1302,
+    ("sensor_v2", "train"): 1401,
+    ("sensor_v2_labeled", "train"): 1501,
+    ("sensor_v2_labeled", "test"): 1502,
 }
-IMAGINGS = ("clean", "sensor")
+# imaging -> the function turning a rendered batch into stored images (sensor ones take the
+# batch's sensor Generator); "clean" is the renderer itself.
+SENSORS = {"sensor": sensor.sensor_images, "sensor_v2": sensor_v2.sensor_images}
+IMAGINGS = ("clean", *SENSORS)
 
 # Examples are rendered in batches of this size (vectorised numpy). Batch b of a split is
 # drawn from np.random.default_rng(SeedSequence([seed, b])); changing this changes the dataset.
@@ -43,7 +52,7 @@ PNG_COMPRESS_LEVEL = 1
 class ProceduralHandsConfig(tfds.core.BuilderConfig):
     """One domain of procedural hands: imaging process and whether labels are exposed."""
 
-    imaging: str = "clean"  # "clean" (the renderer) or "sensor"
+    imaging: str = "clean"  # "clean" (the renderer), "sensor" (v1) or "sensor_v2"
     labeled: bool = True
 
 
@@ -65,6 +74,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             name="sensor_labeled", imaging="sensor", labeled=True,
             description="Target depth-sensor domain with labels (disjoint seeds): oracle training and evaluation.",
         ),
+        ProceduralHandsConfig(
+            name="sensor_v2", imaging="sensor_v2", labeled=False,
+            description="v2 depth sensor (defects follow the geometry, as NYU's Kinect), images only: "
+                        "the unlabeled real domain of the v2 pair.",
+        ),
+        ProceduralHandsConfig(
+            name="sensor_v2_labeled", imaging="sensor_v2", labeled=True,
+            description="v2 depth sensor with labels (disjoint seeds): oracle training and evaluation.",
+        ),
     ]
     DEFAULT_BUILDER_CONFIG_NAME = "synthetic"
     # config -> split -> number of examples. A class attribute so tests can shrink it.
@@ -72,6 +90,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         "synthetic": {"train": 6_000, "test": 1_000},
         "sensor": {"train": 6_000},
         "sensor_labeled": {"train": 6_000, "test": 1_000},
+        "sensor_v2": {"train": 6_000},
+        "sensor_v2_labeled": {"train": 6_000, "test": 1_000},
     }
 
     def _info(self) -> tfds.core.DatasetInfo:
@@ -137,6 +157,6 @@ def render_domain_batch(seed: int, batch_index: int, imaging: str) -> tuple[np.n
     geometry_rng, sensor_rng = (np.random.default_rng(s) for s in np.random.SeedSequence([seed, batch_index]).spawn(2))
     batch = render.render_batch(geometry_rng, RENDER_BATCH)
     labels = {"joints_uvd": batch.joints_uvd}
-    if imaging == "sensor":
-        return sensor.sensor_images(batch, sensor_rng), labels
+    if imaging in SENSORS:
+        return SENSORS[imaging](batch, sensor_rng), labels
     return render.to_uint8(batch), labels

@@ -14,6 +14,8 @@ SMALL = {
     "synthetic": {"train": 4, "test": 2},
     "sensor": {"train": 3},
     "sensor_labeled": {"train": 2, "test": 2},
+    "sensor_v2": {"train": 3},
+    "sensor_v2_labeled": {"train": 2, "test": 2},
 }
 
 
@@ -59,6 +61,27 @@ class SensorLabeledTest(_SmallSplits, tfds.testing.DatasetBuilderTestCase):
         builder = self._make_builder(config="sensor_labeled")
         self.assertEqual(builder.info.features["joints_uvd"].shape, (14, 3))
         self.assertEqual(builder.info.features["image"].shape, (224, 224, 1))
+        self.assertEqual(builder.info.supervised_keys, ("image", "joints_uvd"))
+
+
+class SensorV2Test(_SmallSplits, tfds.testing.DatasetBuilderTestCase):
+    BUILDER_CONFIG_NAMES_TO_TEST = ["sensor_v2"]
+    SPLITS = SMALL["sensor_v2"]
+
+    def test_sensor_v2_has_no_labels(self):
+        """The v2 pair's unlabeled real domain: the image and nothing else."""
+        builder = self._make_builder(config="sensor_v2")
+        self.assertEqual(set(builder.info.features.keys()), {"image"})
+        self.assertIsNone(builder.info.supervised_keys)
+
+
+class SensorV2LabeledTest(_SmallSplits, tfds.testing.DatasetBuilderTestCase):
+    BUILDER_CONFIG_NAMES_TO_TEST = ["sensor_v2_labeled"]
+    SPLITS = SMALL["sensor_v2_labeled"]
+
+    def test_labels_are_the_14_joints(self):
+        builder = self._make_builder(config="sensor_v2_labeled")
+        self.assertEqual(builder.info.features["joints_uvd"].shape, (14, 3))
         self.assertEqual(builder.info.supervised_keys, ("image", "joints_uvd"))
 
 

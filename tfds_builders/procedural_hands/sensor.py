@@ -1,5 +1,10 @@
 """The target imaging process: what turns a clean depth render into a "depth sensor" frame.
 
+This is v1 (configs `sensor`, `sensor_labeled`), kept unchanged with its finding: most of its
+defects are random draws independent of the hand, which a deterministic refiner cannot draw,
+and a genuine NYU frame has far fewer (README.md, "How `sensor` differs from a real NYU
+frame"). `sensor_v2.py` is the sensor whose defects follow the geometry.
+
 Why: SimGAN's hand experiment refines NYU's synthetic depth renders toward its Kinect frames
 using unlabeled real frames. To test that without NYU, the target domain here is the same
 distribution of hands (same geometry, same labels) seen through a structured-light depth
@@ -46,7 +51,7 @@ class SensorConfig:
     wobble_mm: tuple[float, float] = (0.5, 2.5)  # low-frequency noise amplitude
     wobble_cell_px: float = 16.0  # the wobble's grid spacing
     disparity_step: float = 2.85e-6  # q in 1/mm: depth step = q * z^2 (1.4 mm at 700 mm)
-    shadow_px: tuple[int, int] = (1, 2)  # projector shadow width (inclusive), left of near edges
+    shadow_px: tuple[int, int] = (1, 2)  # projector shadow width (inclusive), right of near edges
     hole_fraction: tuple[float, float] = (0.0, 0.03)  # fraction of the image in smooth blobs
     hole_sigma_px: float = 2.0
     dropout_prob: tuple[float, float] = (0.001, 0.008)  # isolated missing pixels

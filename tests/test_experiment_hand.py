@@ -1,0 +1,131 @@
+"""The hand experiment runner: the smoke run end to end on tiny procedural hands, resume,
+label preservation against hand-computed cases, settings and flags."""
+from __future__ import annotations
+
+import json
+import os
+from unittest import mock
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+from simgan_tf.experiments import hand_report
+from simgan_tf.experiments.hand import build_parser, main
+from simgan_tf.experiments.hand_settings import HAND_ROWS, QUICK, SMOKE
+from simgan_tf.joint_preservation import joint_depth_change
+
+TINY_SPLITS = {
+    "synthetic": {"train": SMOKE.train_images * SMOKE.scale_factor, "test": 8},
+    "sensor_v2": {"train": SMOKE.real_images},
+    "sensor_v2_labeled": {"train": SMOKE.train_images, "test": SMOKE.test_images},
+}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """The smoke preset on procedural_hands built with a few dozen images per split."""
+    from tfds_builders.procedural_hands import procedural_hands_dataset_builder as phb
+
+    data_dir = tmp_path_factory.mktemp("tfds")
+    out = tmp_path_factory.mktemp("hand_smoke")
+    args = ["--smoke", "--quiet", "--out", str(out), "--data-dir", str(data_dir)]
+    with mock.patch.object(phb.Builder, "SPLIT_SIZES", {**phb.Builder.SPLIT_SIZES, **TINY_SPLITS}):
+        assert main(args) == 0
+    return out, args
+
+
+def test_smoke_run_writes_every_output_and_field(smoke_run):
+    out, _ = smoke_run
+    for name in ("results.json", "table.md", "curves.png", "experiment.json"):
+        assert (out / name).is_file(), name
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["rows"]) == set(HAND_ROWS)
+    for row in HAND_ROWS:
+        for metric in ("pck_5px_pct", "mean_error_px"):
+            stats = results["rows"][row][metric]
+            assert set(stats) == {"mean", "std", "per_seed"} and len(stats["per_seed"]) == SMOKE.seeds
+        assert 0.0 <= results["rows"][row]["pck_5px_pct"]["mean"] <= 100.0
+        stored = json.loads((out / "seed_0" / "rows" / f"{row}.json").read_text())
+        assert len(stored["errors_px"]) == SMOKE.test_images * 14  # every joint of every test image
+        assert stored["estimator_steps"] >= stored["best_step"] >= 1
+    assert set(results["comparisons"]) == set(hand_report.HAND_COMPARISONS)
+    assert set(results["critic_accuracy"]) == {"refined_vs_real", "synthetic_vs_real"}
+    assert set(results["joint_depth_change"]) == {"mean_levels", "mean_mm", "joints_lost_pct", "silhouette_iou"}
+    assert set(results["refiner_stopping"]) == {"main", "no_history", "global_adversarial"}
+    table = (out / "table.md").read_text()
+    for row in HAND_ROWS:
+        assert hand_report.HAND_ROW_LABELS[row] in table
+    assert "69.7" in table and "83.3" in table  # the paper's Table 4 beside ours
+    for variant in ("main", "no_history", "global_adversarial"):
+        refined = np.load(out / "seed_0" / "refiners" / variant / "refined.npy")
+        assert refined.dtype == np.uint8 and refined.shape[1:] == (32, 32, 1)
+
+
+def test_rerun_resumes_without_retraining(smoke_run):
+    out, args = smoke_run
+    before = {p: p.stat().st_mtime_ns for p in (out / "seed_0" / "rows").glob("*.json")}
+    from tfds_builders.procedural_hands import procedural_hands_dataset_builder as phb
+
+    with mock.patch.object(phb.Builder, "SPLIT_SIZES", {**phb.Builder.SPLIT_SIZES, **TINY_SPLITS}):
+        assert main(args) == 0
+    after = {p: p.stat().st_mtime_ns for p in (out / "seed_0" / "rows").glob("*.json")}
+    assert before == after  # every row was read back, none retrained
+
+
+def test_resume_with_other_settings_is_refused(smoke_run, capsys):
+    out, args = smoke_run
+    assert main(args + ["--learning-rate", "0.5"]) == 2
+    assert "different settings" in capsys.readouterr().err
+
+
+def test_joint_depth_change_hand_computed():
+    synthetic = np.full((2, 4, 4, 1), 255, np.uint8)
+    synthetic[:, 1:3, 1:3] = 100  # a 2 x 2 "hand"
+    refined = synthetic.copy()
+    refined[0, 1, 1] = 104  # joint 0 of image 0: +4 levels
+    refined[1, 2, 2] = 255  # joint 1 of image 1: erased to background
+    joints = np.array([[[1, 1], [2, 2]], [[1, 2], [2, 2]]], np.float32)  # (u, v) = (col, row)
+    res = joint_depth_change(synthetic, refined, joints, level_mm=2.0)
+    # kept joints: 4, 0, 0 -> mean 4/3 levels; one of four joints lost
+    assert res["mean_levels"] == pytest.approx(4 / 3)
+    assert res["mean_mm"] == pytest.approx(8 / 3)
+    assert res["joints_lost_pct"] == pytest.approx(25.0)
+    # image 0: same silhouette (IoU 1); image 1: 3 of 4 pixels remain (IoU 3/4)
+    assert res["silhouette_iou"] == pytest.approx((1.0 + 0.75) / 2)
+
+
+def test_joint_depth_change_rejects_mismatched_inputs():
+    images = np.zeros((2, 4, 4, 1), np.uint8)
+    with pytest.raises(ValueError, match="refined versions"):
+        joint_depth_change(images, images[:1], np.zeros((2, 14, 2)))
+    with pytest.raises(ValueError, match="joints_uv"):
+        joint_depth_change(images, images, np.zeros((3, 14, 2)))
+    with pytest.raises(ValueError, match="uint8/uint16"):
+        joint_depth_change(images.astype(np.float32), images, np.zeros((2, 14, 2)))
+
+
+def test_quick_settings_are_consistent():
+    assert QUICK.refiner.image.height == QUICK.refiner.image.width == 64
+    assert QUICK.scale_factor == 3 and QUICK.threshold_px == 5.0 and QUICK.crop_px == 224.0
+    assert QUICK.refiner_check_every % QUICK.refiner.training.checkpoint_every == 0
+    assert QUICK.refiner_heldout_real < QUICK.real_images
+
+
+def test_unknown_target_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["--out", "x", "--target", "kinect9"])
+    assert info.value.code == 2
+    assert "--target" in capsys.readouterr().err
+
+
+def test_train_hand_experiment_flag_runs_the_hand_runner(capsys):
+    from simgan_tf.train_cli import main as train_main
+
+    with pytest.raises(SystemExit) as info:
+        train_main(["--experiment", "--help"], task="hand")
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "simgan_tf.experiments.hand" in out and "--target" in out
