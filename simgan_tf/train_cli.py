@@ -199,7 +199,9 @@ def run(preset: cfg.Preset, run_dir: Path, verbose: int = 1, strategy: str = "de
     gan = SimGAN.from_preset(preset, run_dir=run_dir, strategy=distribution)
     gan.fit(synthetic, real, callbacks=callbacks, verbose=verbose if strategies.is_chief(distribution) else 0)
     if callbacks and callbacks[0].decision and verbose:
-        print(f"Stopped at step {callbacks[0].decision['stopped_step']}: {callbacks[0].decision['reason']} "
+        decision = callbacks[0].decision
+        kept = f"; the refiner of step {decision['restored_step']}, its best check, is kept" if decision.get("restored_step") else ""
+        print(f"Stopped at step {decision['stopped_step']}: {decision['reason']}{kept} "
               f"(trace: {run_dir / run_io.STOPPING_FILE})", flush=True)
     return run_io.write_run_outputs(gan, dict(gan.last_losses), data.take_images(synthetic, 8),
                                     data.take_images(real, 8), started)
