@@ -239,5 +239,27 @@ def run_seeds(run_seed: Callable[..., None], seeds: int, args_of: Callable[[int,
             child.submit(_call_in_child, os.getpid(), run_seed, *args_of(seed, f"seed {seed + 1}/{seeds}")).result()
 
 
+def run_from_cli(run: Callable[[], dict[str, Any]], out: str, quiet: bool) -> int:
+    """The runners' exit codes: 0 done (the table printed unless quiet), 130 on Ctrl-C (resume
+    with the same command), 2 on bad data, a non-finite loss or a bad setting (message on stderr)."""
+    import sys
+
+    from simgan_tf.data import DataError
+    from simgan_tf.experiments.layout import TABLE_FILE
+    from simgan_tf.trainer import NonFiniteLossError
+
+    try:
+        results = run()
+    except KeyboardInterrupt:
+        print(f"Stopped. Resume with the same command (--out {out}).", file=sys.stderr)
+        return 130
+    except (DataError, NonFiniteLossError, ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if not quiet:
+        print((Path(out) / TABLE_FILE).read_text())
+    return 0 if results else 1
+
+
 __all__ = ["Progress", "RefinerBank", "check_or_write_experiment", "refine_images", "refiner_preset",
-           "run_seeds", "split_real", "train_refiner"]
+           "run_from_cli", "run_seeds", "split_real", "train_refiner"]

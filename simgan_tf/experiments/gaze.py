@@ -38,7 +38,6 @@ from simgan_tf.experiments.layout import (
     CRITIC_FILE,
     PUPIL_FILE,
     ROW_DIR,
-    TABLE_FILE,
 )
 from simgan_tf.experiments.common import (  # noqa: F401  (refiner_preset, train_refiner, split_real, refine_images: public here too)
     Progress,
@@ -46,6 +45,7 @@ from simgan_tf.experiments.common import (  # noqa: F401  (refiner_preset, train
     check_or_write_experiment,
     refine_images,
     refiner_preset,
+    run_from_cli,
     run_seeds,
     split_real,
     train_refiner,
@@ -319,20 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sources = sources_from_args(args)
     except ValueError as err:
         parser.error(str(err))
-    from simgan_tf.data import DataError
-    from simgan_tf.trainer import NonFiniteLossError
-
-    try:
-        results = run_experiment(settings, args.out, sources, seeds=args.seeds, verbose=not args.quiet)
-    except KeyboardInterrupt:
-        print(f"Stopped. Resume with the same command (--out {args.out}).", file=sys.stderr)
-        return 130
-    except (DataError, NonFiniteLossError, ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if not args.quiet:
-        print((Path(args.out) / TABLE_FILE).read_text())
-    return 0 if results else 1
+    return run_from_cli(lambda: run_experiment(settings, args.out, sources, seeds=args.seeds, verbose=not args.quiet),
+                        args.out, args.quiet)
 
 
 if __name__ == "__main__":

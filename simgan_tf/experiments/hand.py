@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from simgan_tf.experiments.common import Progress, RefinerBank, check_or_write_experiment, run_seeds
+from simgan_tf.experiments.common import Progress, RefinerBank, check_or_write_experiment, run_from_cli, run_seeds
 from simgan_tf.experiments.hand_settings import HAND_EXPERIMENT_PRESETS, HAND_ROWS, HandExperimentSettings, get_hand_settings
 from simgan_tf.experiments.hand_sources import DEFAULT_TARGET, TARGETS, HandData, HandSourceSpec
 from simgan_tf.experiments.layout import CRITIC_FILE, ROW_DIR, TABLE_FILE
@@ -232,20 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sources.validate()
     except ValueError as err:
         parser.error(str(err))
-    from simgan_tf.data import DataError
-    from simgan_tf.trainer import NonFiniteLossError
-
-    try:
-        run_experiment(settings, args.out, sources, seeds=args.seeds, verbose=not args.quiet)
-    except KeyboardInterrupt:
-        print(f"Stopped. Resume with the same command (--out {args.out}).", file=sys.stderr)
-        return 130
-    except (DataError, NonFiniteLossError, ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if not args.quiet:
-        print((Path(args.out) / TABLE_FILE).read_text())
-    return 0
+    return run_from_cli(lambda: run_experiment(settings, args.out, sources, seeds=args.seeds, verbose=not args.quiet),
+                        args.out, args.quiet)
 
 
 if __name__ == "__main__":
