@@ -30,6 +30,19 @@ from simgan_tf.experiments.sources import EMBEDDED_V2_CAMERA, SourceSpec, load_e
 from simgan_tf.label_preservation import JUMP_PX, displacement_summary, pupil_centers  # noqa: E402
 
 
+def pupil_contrast(images: np.ndarray, centres: np.ndarray, inner_px: float = 1.5, ring_px: tuple = (4.0, 7.0)) -> np.ndarray:
+    """Per image: mean grey level of a ring around the true pupil centre minus that of the pupil
+    disk (grey levels, 0..255): how dark the pupil still stands out where the label says it is."""
+    h, w = images.shape[1:3]
+    ys, xs = np.mgrid[0:h, 0:w]
+    out = np.empty(len(images))
+    for i, (x, y) in enumerate(centres):
+        r = np.hypot(xs - x, ys - y)
+        img = images[i, :, :, 0].astype(np.float64)
+        out[i] = img[(r >= ring_px[0]) & (r <= ring_px[1])].mean() - img[r <= inner_px].mean()
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", required=True, help="the experiment's --out (an --camera embedded_v2 run)")
@@ -57,6 +70,10 @@ def main(argv: list[str] | None = None) -> None:
               f"{s['jumps_pct']:.1f}% jumps > {JUMP_PX:g} px ({measured.sum()} measured)")
     both = measured & (jump_r > JUMP_PX)
     print(f"of the refined jumps, {np.mean(jump_c[both] > JUMP_PX) * 100:.0f}% are jumps on the camera's image too")
+    for name, images in (("synthetic", synthetic), ("refined", refined), ("camera", camera_view)):
+        c = pupil_contrast(images, truth)
+        print(f"pupil contrast (ring - pupil, grey levels) on {name:<9}: all measured {c[measured].mean():.1f}, "
+              f"refined-jump images {c[both].mean():.1f}")
     order = np.argsort(np.where(measured, jump_r, -1.0))[::-1][: args.show]
 
     import matplotlib
