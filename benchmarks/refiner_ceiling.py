@@ -41,7 +41,13 @@ camera's: `simulator`, `camera` (the v2 camera with its randomness: a perfect re
 
 Prints a table of mean angular error / % within 7 degrees per variant (mean over seeds);
 with --critic-seeds also the realism critic's held-out accuracy, target vs each variant
-(the experiment's critic: 50 % = indistinguishable).
+(the experiment's critic: 50 % = indistinguishable). Every variant also gets the experiment's
+label-preservation figure, the pupil-fit displacement from the simulator's image of the same
+scene (`pupil_vs_simulator`): the camera row is what a perfect refiner would score, the floor
+the experiment's refined figure is read against (with `--seeds` and nothing after it, only this
+and the critic are measured):
+
+    python benchmarks/refiner_ceiling.py --camera embedded_v2 --seeds --out docs/results/pupil_reference/embedded_v2.json
 """
 from __future__ import annotations
 
@@ -63,6 +69,7 @@ import numpy as np  # noqa: E402
 from simgan_tf.critic import critic_accuracy  # noqa: E402
 from simgan_tf.experiments.gaze import train_and_evaluate  # noqa: E402
 from simgan_tf.experiments.settings import get_experiment_settings  # noqa: E402
+from simgan_tf.label_preservation import pupil_displacement  # noqa: E402
 from simgan_tf.experiments.sources import (  # noqa: E402
     EMBEDDED_CAMERA,
     EMBEDDED_PAIRS,
@@ -240,6 +247,11 @@ def main(argv: list[str] | None = None) -> dict:
             images = reimage(batches, where, (V2_VARIANTS if v2 else VARIANTS)[variant])
         if variant == "simulator" and not np.array_equal(images, d.synthetic[:n]):
             raise SystemExit("refiner_ceiling: re-rendered scenes differ from the experiment's synthetic images")
+        k = min(settings.pupil_images, n)
+        pupil = pupil_displacement(d.synthetic[:k], images[:k], d.synthetic_pupil[:k], settings.pupil_fit)
+        pupil = {key: value for key, value in pupil.items() if key != "displacements_px"}
+        print(f"{variant:<16} pupil fit vs the simulator's image: mean {pupil['mean']:.2f} px, median "
+              f"{pupil['median']:.2f}, {pupil['jumps_pct']:.1f}% jumps ({pupil['num_measured']} of {k} measured)", flush=True)
         per_seed = []
         for seed in args.seeds:
             started = time.time()
@@ -248,7 +260,7 @@ def main(argv: list[str] | None = None) -> dict:
                              "within_7_deg_pct": res["within_7_deg_pct"]})
             print(f"{variant:<16} seed {seed}: {res['mean_error_deg']:.2f} deg, {res['within_7_deg_pct']:.1f}% "
                   f"within 7 ({time.time() - started:.0f} s)", flush=True)
-        runs[variant] = {"per_seed": per_seed}
+        runs[variant] = {"per_seed": per_seed, "pupil_vs_simulator": pupil}
         if per_seed:
             errors = [r["mean_error_deg"] for r in per_seed]
             # Sample std (ddof 1), as the experiment's results.json reports it.

@@ -11,6 +11,10 @@ accuracy is checked against the simulator's `pupil_center` labels (see the tests
 those labels are given only images whose synthetic fit agrees with them are measured (an
 eyelid covering the pupil makes any fit meaningless).
 
+Why a median and a jump share beside the mean: a fit that locks onto another dark region (a
+lid shadow, a dark spot the refiner painted) moves by 5-20 px, so a few such images dominate the
+mean; the median says how far a typical pupil moved, the jump share how often the fit left it.
+
 Pixel convention (the renderer's): pixel (row i, column j) has its centre at (x=j, y=i).
 """
 from __future__ import annotations
@@ -33,6 +37,19 @@ class PupilFitConfig:
     level: float = 0.5  # threshold between the darkest value (pupil) and the window median (iris)
     iterations: int = 2  # re-centre the window on the centroid this many times
     max_fit_error_px: float = 1.5  # with labels: measure only images whose synthetic fit is this close
+
+
+# A displacement beyond this is the fit leaving the pupil (its radius is ~5 px), not a shifted pupil.
+JUMP_PX = 3.0
+
+
+def displacement_summary(displacements_px: Any, jump_px: float = JUMP_PX) -> dict[str, float]:
+    """mean, std (over images), median and `jumps_pct` (% of images moved more than `jump_px`)."""
+    d = np.asarray(displacements_px, dtype=np.float64).ravel()
+    if not d.size:
+        return {"mean": float("nan"), "std": float("nan"), "median": float("nan"), "jumps_pct": float("nan")}
+    return {"mean": float(d.mean()), "std": float(d.std()), "median": float(np.median(d)),
+            "jumps_pct": float(100.0 * np.mean(d > jump_px))}
 
 
 def _to_unit_gray(images: Any) -> np.ndarray:
@@ -95,8 +112,8 @@ def pupil_displacement(
 ) -> dict[str, Any]:
     """Pupil-centre displacement between synthetic images and their refined versions.
 
-    Returns `displacements_px` (numpy, one per measured image), `mean`, `std`,
-    `num_images`, `num_measured` and, with `true_centers` (n, 2) given, `fit_error_px`:
+    Returns `displacements_px` (numpy, one per measured image), `mean`, `std`, `median`,
+    `jumps_pct` (see `displacement_summary`), `num_images`, `num_measured` and, with `true_centers` (n, 2) given, `fit_error_px`:
     the blob fit's mean error on the synthetic images (how far to trust the measurement).
     """
     synthetic_c = pupil_centers(synthetic, cfg)
@@ -116,13 +133,8 @@ def pupil_displacement(
         keep = fit_error <= cfg.max_fit_error_px
         result["fit_error_px"] = float(np.mean(fit_error[keep])) if keep.any() else float("nan")
     displacement = np.linalg.norm(refined_c - synthetic_c, axis=1)[keep]
-    result.update(
-        displacements_px=displacement,
-        num_measured=int(keep.sum()),
-        mean=float(np.mean(displacement)) if displacement.size else float("nan"),
-        std=float(np.std(displacement)) if displacement.size else float("nan"),
-    )
+    result.update(displacements_px=displacement, num_measured=int(keep.sum()), **displacement_summary(displacement))
     return result
 
 
-__all__ = ["PupilFitConfig", "pupil_centers", "pupil_displacement"]
+__all__ = ["JUMP_PX", "PupilFitConfig", "displacement_summary", "pupil_centers", "pupil_displacement"]

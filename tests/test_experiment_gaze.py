@@ -67,7 +67,7 @@ def test_smoke_run_writes_every_output_and_field(smoke_run):
             assert len(stats["per_seed"]) == 1 and np.isfinite(stats["mean"])
         assert 0.0 <= results["rows"][row]["mean_error_deg"]["mean"] <= 180.0
         assert 0.0 <= results["rows"][row]["within_7_deg_pct"]["mean"] <= 100.0
-    assert set(results["pupil_displacement_px"]) == {"mean", "std"}
+    assert set(results["pupil_displacement_px"]) == {"mean", "std", "median", "jumps_pct"}
     assert np.isfinite(results["pupil_displacement_px"]["mean"])
     assert set(results["critic_accuracy"]) == {"refined_vs_real", "synthetic_vs_real"}
     for value in results["critic_accuracy"].values():
@@ -139,7 +139,8 @@ def test_aggregate_and_table_from_hand_made_seed_files(tmp_path):
     assert mean["mean"] == pytest.approx(7.25)
     assert mean["std"] == pytest.approx(np.std([8.75, 5.75], ddof=1))
     assert results["rows"]["synthetic"]["within_7_deg_pct"]["per_seed"] == [50.0, 50.0]
-    assert results["pupil_displacement_px"] == {"mean": pytest.approx(2.0), "std": pytest.approx(np.std([1, 3, 2]))}
+    assert results["pupil_displacement_px"] == {"mean": pytest.approx(2.0), "std": pytest.approx(np.std([1, 3, 2])),
+                                                "median": 2.0, "jumps_pct": 0.0}  # 3 px is not beyond 3
     assert results["critic_accuracy"] == {"refined_vs_real": 55.0, "synthetic_vs_real": 90.0}
     curves = report.cumulative_curves(tmp_path, [0, 1], SMOKE)
     x, y, _ = curves["oracle"]

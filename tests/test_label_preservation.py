@@ -6,7 +6,7 @@ import pytest
 
 from simgan_tf.config import ImageSpec
 from simgan_tf.critic import CriticConfig, critic_accuracy
-from simgan_tf.label_preservation import pupil_centers, pupil_displacement
+from simgan_tf.label_preservation import displacement_summary, pupil_centers, pupil_displacement
 from tfds_builders.procedural_eyes import camera, render
 
 
@@ -48,6 +48,25 @@ def test_displacement_of_a_known_shift(eyes):
     assert result["fit_error_px"] < 0.5
     same = pupil_displacement(synthetic, synthetic)
     assert same["mean"] == 0.0 and same["num_measured"] == 200
+
+
+def test_displacement_summary_by_hand():
+    """[0, 1, 1, 2, 10]: mean 2.8, median 1, 1 of 5 beyond 3 px = 20 %; std over images (ddof 0)."""
+    s = displacement_summary([0.0, 1.0, 1.0, 2.0, 10.0])
+    assert s["mean"] == pytest.approx(2.8) and s["median"] == 1.0 and s["jumps_pct"] == pytest.approx(20.0)
+    assert s["std"] == pytest.approx(np.std([0.0, 1.0, 1.0, 2.0, 10.0]))
+    assert displacement_summary([2.0, 4.0], jump_px=4.0)["jumps_pct"] == 0.0  # "beyond", not "at"
+    assert np.isnan(displacement_summary([])["median"])
+
+
+def test_a_painted_dark_spot_is_a_jump_not_a_shift(eyes):
+    """A dark blob painted far from the pupil pulls the fit away: counted as a jump, the median stays."""
+    synthetic, _, truth = eyes
+    spotted = synthetic.copy()
+    spotted[:20, 28:33, 3:8] = 0  # a 5 x 5 black spot in the lower-left corner of 20 of 200 eyes
+    assert pupil_displacement(synthetic[:20], spotted[:20], truth[:20])["median"] > 3.0  # the fit left them
+    result = pupil_displacement(synthetic, spotted, truth)
+    assert result["median"] < 0.1 and 5.0 <= result["jumps_pct"] <= 11.0  # ~20 of ~190 measured
 
 
 def test_displacement_rejects_mismatched_sets(eyes):

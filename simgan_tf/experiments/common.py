@@ -7,6 +7,7 @@ rows, its label-preservation measure and its report specification.
 """
 from __future__ import annotations
 
+import argparse
 import concurrent.futures
 import dataclasses
 import json
@@ -237,6 +238,24 @@ def run_seeds(run_seed: Callable[..., None], seeds: int, args_of: Callable[[int,
     for seed in range(seeds):
         with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
             child.submit(_call_in_child, os.getpid(), run_seed, *args_of(seed, f"seed {seed + 1}/{seeds}")).result()
+
+
+def add_run_flags(parser: argparse.ArgumentParser, presets: list[str], preset_help: str, default_seeds: int,
+                  refiner_steps_help: str = "adversarial iterations of every refiner") -> argparse._ArgumentGroup:
+    """The flags both experiment runners share (--out, --preset, --smoke, --seeds, --quiet and the
+    refiner-side overrides); returns the refiner group so a runner can add its own overrides."""
+    parser.add_argument("--out", required=True, help="output folder: results.json, table.md, curves.png, per-seed files")
+    parser.add_argument("--preset", default="quick", choices=sorted(presets), help=preset_help)
+    parser.add_argument("--smoke", action="store_true", help="same as --preset smoke: tiny everything, ~1 minute")
+    parser.add_argument("--seeds", type=int, help=f"number of seeds (default: the preset's, {default_seeds} for quick/paper)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    g = parser.add_argument_group("refiner-side overrides (unset keeps the preset's value)")
+    g.add_argument("--refiner-steps", type=int, help=refiner_steps_help)
+    g.add_argument("--lambda-reg", type=float, help="self-regularization weight")
+    g.add_argument("--learning-rate", type=float, help="Adam learning rate of R and D")
+    g.add_argument("--precision", choices=["float32", "mixed_bfloat16", "mixed_float16"],
+                   help="Keras dtype policy of every refiner and discriminator (estimators and critics stay float32)")
+    return g
 
 
 def run_from_cli(run: Callable[[], dict[str, Any]], out: str, quiet: bool) -> int:

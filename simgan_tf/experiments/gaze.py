@@ -41,6 +41,7 @@ from simgan_tf.experiments.layout import (
 )
 from simgan_tf.experiments.common import (  # noqa: F401  (refiner_preset, train_refiner, split_real, refine_images: public here too)
     Progress,
+    add_run_flags,
     RefinerBank,
     check_or_write_experiment,
     refine_images,
@@ -251,20 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--out", required=True, help="output folder: results.json, table.md, curves.png, per-seed files")
-    parser.add_argument("--preset", default="quick", choices=sorted(EXPERIMENT_PRESETS),
-                        help="experiment size: quick (sized for a 2-core CPU), paper (GPU), smoke (tests)")
-    parser.add_argument("--smoke", action="store_true", help="same as --preset smoke: tiny everything, ~1 minute")
-    parser.add_argument("--seeds", type=int, help="number of seeds (default: the preset's, 5 for quick/paper)")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines")
-
-    g = parser.add_argument_group("refiner-side overrides (unset keeps the preset's value)")
-    g.add_argument("--refiner-steps", type=int, help="adversarial iterations of every refiner")
-    g.add_argument("--lambda-reg", type=float, help="self-regularization weight")
-    g.add_argument("--learning-rate", type=float, help="Adam learning rate of R and D")
+    g = add_run_flags(parser, list(EXPERIMENT_PRESETS), default_seeds=5,
+                      preset_help="experiment size: quick (sized for a 2-core CPU), paper (GPU), smoke (tests)")
     g.add_argument("--buffer-size", type=int, help="history buffer capacity (images)")
-    g.add_argument("--precision", choices=["float32", "mixed_bfloat16", "mixed_float16"],
-                   help="Keras dtype policy of every refiner and discriminator (estimators and critics stay float32)")
 
     d = parser.add_argument_group("data (default: the embedded procedural_eyes TFDS data)")
     from simgan_tf.experiments.sources import EMBEDDED_CAMERA, camera_names

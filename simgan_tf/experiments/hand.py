@@ -28,7 +28,14 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from simgan_tf.experiments.common import Progress, RefinerBank, check_or_write_experiment, run_from_cli, run_seeds
+from simgan_tf.experiments.common import (
+    Progress,
+    RefinerBank,
+    add_run_flags,
+    check_or_write_experiment,
+    run_from_cli,
+    run_seeds,
+)
 from simgan_tf.experiments.hand_settings import HAND_EXPERIMENT_PRESETS, HAND_ROWS, HandExperimentSettings, get_hand_settings
 from simgan_tf.experiments.hand_sources import DEFAULT_TARGET, TARGETS, HandData, HandSourceSpec
 from simgan_tf.experiments.layout import CRITIC_FILE, ROW_DIR, TABLE_FILE
@@ -186,18 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--out", required=True, help="output folder: results.json, table.md, curves.png, per-seed files")
-    parser.add_argument("--preset", default="quick", choices=sorted(HAND_EXPERIMENT_PRESETS),
-                        help="experiment size: quick (64 x 64, sized for a 2-core CPU), paper (224 x 224, GPU), smoke (tests)")
-    parser.add_argument("--smoke", action="store_true", help="same as --preset smoke: tiny everything, ~1 minute")
-    parser.add_argument("--seeds", type=int, help="number of seeds (default: the preset's, 3 for quick/paper)")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines")
-    g = parser.add_argument_group("refiner-side overrides (unset keeps the preset's value)")
-    g.add_argument("--refiner-steps", type=int, help="adversarial iterations of every refiner (a ceiling)")
-    g.add_argument("--lambda-reg", type=float, help="self-regularization weight")
-    g.add_argument("--learning-rate", type=float, help="Adam learning rate of R and D")
-    g.add_argument("--precision", choices=["float32", "mixed_bfloat16", "mixed_float16"],
-                   help="Keras dtype policy of every refiner and discriminator (estimators and critics stay float32)")
+    add_run_flags(parser, list(HAND_EXPERIMENT_PRESETS), default_seeds=3,
+                  preset_help="experiment size: quick (64 x 64, sized for a 2-core CPU), paper (224 x 224, GPU), smoke (tests)",
+                  refiner_steps_help="adversarial iterations of every refiner (a ceiling)")
     d = parser.add_argument_group("data")
     d.add_argument("--target", default=DEFAULT_TARGET, choices=sorted(TARGETS),
                    help="the pair of depth domains: the embedded procedural hands through a sensor whose defects "

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from simgan_tf import config as cfg
 from simgan_tf.critic import CriticConfig
-from simgan_tf.experiments.settings import StudySettings
+from simgan_tf.experiments.settings import StudySettings, tiny_refiner
 
 # Rows in the order of the paper's Table 4, then the two ablations. "real" is the paper's
 # row trained on labeled target (sensor) images; it is the gap's far end.
@@ -103,20 +103,7 @@ PAPER = HandExperimentSettings(
 
 # smoke: tiny everything; every code path (all rows, ablations, critic, label preservation,
 # report) in about a minute for the tests.
-SMOKE_REFINER = dataclasses.replace(
-    cfg.HAND_QUICK,
-    name="hand_smoke",
-    image=cfg.ImageSpec(height=32, width=32, channels=1),
-    refiner=cfg.RefinerConfig(filters=4, kernel=3, num_blocks=1),
-    discriminator=cfg.DiscriminatorConfig(
-        layers=(cfg.LayerSpec("conv", 3, 2, 8), cfg.LayerSpec("conv", 3, 2, 8), cfg.LayerSpec("conv", 1, 1, 2))
-    ),
-    training=dataclasses.replace(
-        cfg.HAND_QUICK.training,
-        steps=2, pretrain_r_steps=2, pretrain_d_steps=1, batch_size=8, buffer_size=16,
-        checkpoint_every=2, log_every=1,
-    ),
-)
+SMOKE_REFINER = tiny_refiner(cfg.HAND_QUICK, "hand_smoke", image=cfg.ImageSpec(height=32, width=32, channels=1))
 
 SMOKE = HandExperimentSettings(
     name="smoke",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 from simgan_tf import config as cfg
 from simgan_tf.critic import CriticConfig
@@ -174,19 +175,26 @@ PAPER = ExperimentSettings(
 
 # smoke: a few dozen images and a handful of steps with tiny networks; exercises every code
 # path (all rows, ablations, critic, pupil fit, report) in about a minute for the tests.
-SMOKE_REFINER = dataclasses.replace(
-    cfg.GAZE_QUICK,
-    name="gaze_smoke",
-    refiner=cfg.RefinerConfig(filters=4, kernel=3, num_blocks=1),
-    discriminator=cfg.DiscriminatorConfig(
-        layers=(cfg.LayerSpec("conv", 3, 2, 8), cfg.LayerSpec("conv", 3, 2, 8), cfg.LayerSpec("conv", 1, 1, 2))
-    ),
-    training=dataclasses.replace(
-        cfg.GAZE_QUICK.training,
-        steps=2, pretrain_r_steps=2, pretrain_d_steps=1, batch_size=8, buffer_size=16,
-        checkpoint_every=2, log_every=1,
-    ),
-)
+def tiny_refiner(base: cfg.Preset, name: str, **changes: Any) -> cfg.Preset:
+    """`base` with a 4-filter, 1-block R, a 3-layer D and a handful of steps: the smoke presets'
+    refiner (gaze and hand), so every code path runs in seconds. `changes` (e.g. image) override."""
+    return dataclasses.replace(
+        base,
+        name=name,
+        refiner=cfg.RefinerConfig(filters=4, kernel=3, num_blocks=1),
+        discriminator=cfg.DiscriminatorConfig(
+            layers=(cfg.LayerSpec("conv", 3, 2, 8), cfg.LayerSpec("conv", 3, 2, 8), cfg.LayerSpec("conv", 1, 1, 2))
+        ),
+        training=dataclasses.replace(
+            base.training,
+            steps=2, pretrain_r_steps=2, pretrain_d_steps=1, batch_size=8, buffer_size=16,
+            checkpoint_every=2, log_every=1,
+        ),
+        **changes,
+    )
+
+
+SMOKE_REFINER = tiny_refiner(cfg.GAZE_QUICK, "gaze_smoke")
 
 SMOKE = ExperimentSettings(
     name="smoke",
