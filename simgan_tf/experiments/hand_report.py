@@ -22,6 +22,7 @@ from simgan_tf.experiments.report import (
     cumulative_curves,
     plot_curves,
     verdict_lines,
+    wall_time_line,
 )
 from simgan_tf.intervals import t_interval
 from simgan_tf.run_io import write_json_atomic
@@ -137,7 +138,7 @@ def markdown_table(results: dict[str, Any]) -> str:
         f"(at most {details['estimator_steps']} steps; the column gives the step whose weights were kept); "
         f"1x = {details['train_images_1x']} images, 3x = {details['train_images_1x'] * details['scale_factor']}. "
         f"Refiner: {details['refiner_preset']}, " + ", ".join(f"{k} {v}" for k, v in details["refiner_training"].items()) + ".",
-        f"Wall time: {results['wall_seconds'] / 60:.1f} min.",
+        wall_time_line(results),
     ]
     if details["missing"]:
         lines.append(f"Missing (not run yet): {', '.join(details['missing'])}.")

@@ -250,6 +250,13 @@ def aggregate(
     return results
 
 
+def wall_time_line(results: dict[str, Any]) -> str:
+    """A resumed run's last invocation may only have aggregated: give the pieces' total beside it."""
+    pieces = results.get("details", {}).get("piece_seconds", {}).get("total")
+    line = f"Wall time: {results['wall_seconds'] / 60:.1f} min (this invocation)"
+    return line + (f"; all pieces, whichever invocation ran them: {pieces / 60:.1f} min." if pieces else ".")
+
+
 def refiner_stopping(out_dir: Path, seeds: list[int]) -> dict[str, list]:
     """variant -> per seed: when and why its refiner stopped (from its stopping.json)."""
     out: dict[str, list] = {}
@@ -347,7 +354,7 @@ def markdown_table(results: dict[str, Any]) -> str:
         f"step whose weights were kept); 1x = {details['train_images_1x']} images, "
         f"4x = {details['train_images_1x'] * details['scale_factor']}. Refiner: {details['refiner_preset']}, "
         + ", ".join(f"{k} {v}" for k, v in details["refiner_training"].items()) + ".",
-        f"Wall time: {results['wall_seconds'] / 60:.1f} min.",
+        wall_time_line(results),
     ]
     if details["missing"]:
         lines.append(f"Missing (not run yet): {', '.join(details['missing'])}.")
