@@ -30,10 +30,9 @@ import tensorflow as tf
 from simgan_tf import data
 from simgan_tf.config import ImageSpec
 from simgan_tf.critic import CriticConfig, critic_accuracy
-from simgan_tf.run_io import write_json_atomic
+from simgan_tf.run_io import BEST_WEIGHTS_FILE, write_json_atomic
 
 MONITOR = "critic_accuracy_pct"  # the decision's figure; D's held-out accuracy is recorded beside it
-BEST_WEIGHTS_FILE = "best_refiner.weights.h5"  # beside the trace: the refiner at its best check
 
 
 def heldout_d_accuracy(gan: Any, refined: np.ndarray, real: np.ndarray, batch_size: int = 256) -> dict[str, float]:

@@ -26,6 +26,7 @@ CHECKPOINT_DIR = "checkpoints"
 LOG_DIR = "logs"
 SAMPLES_FILE = "samples.png"
 STOPPING_FILE = "stopping.json"  # RealismStopping's per-check trace and why training stopped
+BEST_WEIGHTS_FILE = "best_refiner.weights.h5"  # beside the trace: the refiner at its best check
 # config.json key beside "preset": the storage dtype of the run's images ("uint8" or
 # "uint16" depth), what export serves. Runs written before it was recorded lack it.
 IMAGE_DTYPE_KEY = "image_dtype"
@@ -187,16 +188,18 @@ def write_run_outputs(gan: Any, final: dict[str, float], sample_synthetic: Any, 
     sample_synthetic = data.to_model_range(tf.convert_to_tensor(sample_synthetic)).numpy()
     sample_real = data.to_model_range(tf.convert_to_tensor(sample_real)).numpy()
     step = int(gan.step.numpy())
+    kept = kept_refiner_step(run_dir)  # the realism rule gave the refiner its best check's weights
     samples = viz.save_image_rows(
         run_dir / SAMPLES_FILE,
         [sample_synthetic, gan.refine(sample_synthetic), sample_real],
         ["synthetic", "refined", "real"],
-        title=f"{preset.name}, step {step}",
+        title=f"{preset.name}, step {step}" + (f" (refiner of step {kept}, the best check, kept)" if kept is not None else ""),
     )
     summary = {
         "preset": preset.name,
         "settings": preset_to_dict(preset),
         "steps_done": step,
+        "refiner_step_kept": step if kept is None else kept,
         "total_steps": gan.total_steps,
         "adversarial_steps_done": max(0, step - t.pretrain_r_steps - t.pretrain_d_steps),
         "image_dtype": getattr(gan, "image_dtype", None) or load_image_dtype(run_dir),
@@ -238,10 +241,42 @@ def checkpoint_step(checkpoint_path: str) -> int:
     return int(tf.train.load_variable(checkpoint_path, "step/.ATTRIBUTES/VARIABLE_VALUE"))
 
 
-def load_refiner(run_dir: str | os.PathLike) -> tuple[Any, cfg.Preset, int]:
-    """Rebuild the run's refiner and restore its latest weights: (model, preset, step)."""
+def kept_refiner_step(run_dir: str | os.PathLike) -> int | None:
+    """The step whose refiner the realism rule kept (its best check), or None.
+
+    None when the run has no realism stopping decision with restored weights, or when training
+    went on past that decision (a later checkpoint than the stop: e.g. resumed without the rule),
+    so the latest checkpoint is then the refiner that counts.
+    """
+    run_dir = Path(run_dir)
+    trace, weights = run_dir / STOPPING_FILE, run_dir / BEST_WEIGHTS_FILE
+    if not trace.is_file() or not weights.is_file():
+        return None
+    decision = json.loads(trace.read_text()).get("stopped") or {}
+    if decision.get("restored_step") is None:
+        return None
+    latest = tf.train.latest_checkpoint(str(run_dir / CHECKPOINT_DIR))
+    if latest is not None and checkpoint_step(latest) > int(decision.get("stopped_step", -1)):
+        return None
+    return int(decision["restored_step"])
+
+
+def load_refiner(run_dir: str | os.PathLike, which: str = "kept") -> tuple[Any, cfg.Preset, int]:
+    """Rebuild the run's refiner with its weights: (model, preset, step).
+
+    which="kept" (default): the refiner the run kept, i.e. the realism rule's best check
+    (best_refiner.weights.h5, see `kept_refiner_step`) where the rule stopped the run, else the
+    latest checkpoint; which="latest": the latest checkpoint's refiner, whatever the rule kept.
+    Why: a GAN's refiner can fall apart after its best check; export must ship the kept one.
+    """
+    if which not in ("kept", "latest"):
+        raise ValueError(f"load_refiner: which={which!r}; expected 'kept' or 'latest'")
     preset = load_run_config(run_dir)
     refiner = build_refiner(preset.image, preset.refiner)
+    kept = kept_refiner_step(run_dir) if which == "kept" else None
+    if kept is not None:
+        refiner.load_weights(str(Path(run_dir) / BEST_WEIGHTS_FILE))
+        return refiner, preset, kept
     path = latest_checkpoint(run_dir)
     tf.train.Checkpoint(refiner=refiner).restore(path).expect_partial()
     return refiner, preset, checkpoint_step(path)

@@ -104,12 +104,29 @@ def test_realism_stopping_gives_the_refiner_its_best_checks_weights_also_after_a
     figures = heldout_d_accuracy(gan, gan.refine(synthetic[:8]), real[-8:])
     assert figures["heldout_d_accuracy"] == pytest.approx(stored["trace"][-1]["heldout_d_accuracy"], abs=1e-5)
     gan.refiner.set_weights(best_weights)
+    # Export and simgan-export load the kept refiner (step 6), or on request the latest checkpoint's.
+    from simgan_tf import run_io
+
+    assert run_io.kept_refiner_step(tmp_path / "run") == 6
+    for which, step, expected in (("kept", 6, snapshots[6]), ("latest", 10, snapshots[10])):
+        loaded, _, loaded_step = run_io.load_refiner(tmp_path / "run", which=which)
+        assert loaded_step == step, which
+        for got, want in zip(loaded.get_weights(), expected):
+            np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="'kept' or 'latest'"):
+        run_io.load_refiner(tmp_path / "run", which="best")
     # A resumed run restores the checkpoint (step 10), sees the decision and restores step 6 again.
     again = simgan_tf.SimGAN.from_preset(tiny_preset(steps=40), run_dir=tmp_path / "run")
     again.fit(synthetic, real[:-8], callbacks=[RealismStopping(synthetic[:8], real[-8:], tmp_path / "run" / "stopping.json",
                                                                patience=2, min_delta=100.0, critic=TINY_CRITIC)], verbose=0)
     for got, best in zip(again.refiner.get_weights(), snapshots[6]):
         np.testing.assert_array_equal(got, best)
+    # Training on past the decision (the rule switched off): the latest checkpoint counts again.
+    onward = simgan_tf.SimGAN.from_preset(tiny_preset(steps=40), run_dir=tmp_path / "run")
+    onward.fit(synthetic, real[:-8], verbose=0)
+    end = onward.total_steps  # 40 adversarial + pretraining
+    assert int(onward.step.numpy()) == end and run_io.kept_refiner_step(tmp_path / "run") is None
+    assert run_io.load_refiner(tmp_path / "run")[2] == end
 
 
 def test_realism_stopping_reaches_the_schedule_end_when_realism_keeps_improving(tmp_path):

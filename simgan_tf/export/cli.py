@@ -15,7 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="simgan-export",
         description=(
-            "Export the latest checkpoint of a training run: OUT/NAME/VERSION/ (SavedModel in the "
+            "Export the refiner a training run kept (--refiner): OUT/NAME/VERSION/ (SavedModel in the "
             "TF Serving layout: signatures serving_default (uint8 0..255 in and out; uint16 "
             "0..65535 for a run trained on uint16 depth) and refine_float (float32 [-1, 1]), "
             "warm-up records in assets.extra/), OUT/NAME_{float32,float16,dynamic_int8,int8}.tflite "
@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--run-dir", required=True, help="training run directory (config.json + checkpoints/)")
     parser.add_argument("--name", required=True, help="model name: OUT/NAME/ and OUT/NAME_*.tflite")
+    parser.add_argument("--refiner", choices=["kept", "latest"], default="kept",
+                        help="kept: the refiner the run kept (the realism rule's best check where it stopped the run, "
+                             "else the latest checkpoint); latest: the latest checkpoint's, whatever the rule kept")
     parser.add_argument("--version", type=int, help="SavedModel version (default: one past the newest existing)")
     parser.add_argument("--out", default="saved_models", help="export root directory")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT/NAME/VERSION")
@@ -86,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         record = export_run(
             args.run_dir, args.name, version=args.version, out=args.out, overwrite=args.overwrite,
-            settings=settings, data_dir=args.data_dir, manual_dir=args.manual_dir,
+            settings=settings, data_dir=args.data_dir, manual_dir=args.manual_dir, refiner=args.refiner,
         )
     except ParityError as err:
         print(f"simgan-export: error: {err}", file=sys.stderr)

@@ -346,16 +346,19 @@ def export_run(
     settings: ExportConfig | None = None,
     data_dir: str | None = None,
     manual_dir: str | None = None,
+    refiner: str = "kept",
 ) -> dict[str, Any]:
-    """Export the latest checkpoint of a training run (see `export_refiner`), serving the
-    image dtype recorded in its config.json (uint8, or uint16 for depth runs)."""
+    """Export a training run's refiner (see `export_refiner`), serving the image dtype recorded
+    in its config.json (uint8, or uint16 for depth runs). refiner="kept": the one the run kept
+    (the realism rule's best check where it stopped the run, else the latest checkpoint);
+    "latest": the latest checkpoint's (`run_io.load_refiner`)."""
     settings = settings or ExportConfig()
     changes = {"representative_count": representative_count, "parity_count": parity_count}
     settings = dataclasses.replace(settings, **{k: v for k, v in changes.items() if v is not None})
     resolve_version(Path(out) / name, version, overwrite)  # fail before loading anything
-    refiner, preset, step = run_io.load_refiner(run_dir)
+    model, preset, step = run_io.load_refiner(run_dir, which=refiner)
     return export_refiner(
-        refiner, preset, name,
+        model, preset, name,
         step=step, version=version, out=out, overwrite=overwrite,
         representative=representative, holdout=holdout, settings=settings,
         run_dir=run_dir, data_dir=data_dir, manual_dir=manual_dir,
