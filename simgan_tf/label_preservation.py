@@ -113,8 +113,9 @@ def pupil_displacement(
     """Pupil-centre displacement between synthetic images and their refined versions.
 
     Returns `displacements_px` (numpy, one per measured image), `mean`, `std`, `median`,
-    `jumps_pct` (see `displacement_summary`), `num_images`, `num_measured` and, with `true_centers` (n, 2) given, `fit_error_px`:
-    the blob fit's mean error on the synthetic images (how far to trust the measurement).
+    `jumps_pct` (see `displacement_summary`), `num_images`, `num_measured` and, with
+    `true_centers` (n, 2) given, `fit_error_px`: the blob fit's mean error on the synthetic
+    images (how far to trust the measurement).
     """
     synthetic_c = pupil_centers(synthetic, cfg)
     refined_c = pupil_centers(refined, cfg)
