@@ -232,18 +232,18 @@ def aggregate(
     displacements = np.concatenate([np.asarray(p["displacements_px"]) for p in pupils if p] or [np.zeros(0)])
     # mean and std as before; median and jumps_pct beside them (a few fits that jump dominate the mean)
     results["pupil_displacement_px"] = displacement_summary(displacements)
-    pupil_seed_means = [float(np.mean(p["displacements_px"])) for p in pupils if p and p["displacements_px"]]
+    pupil_per_seed = [
+        {"num_measured": p["num_measured"], "num_images": p["num_images"], **displacement_summary(p["displacements_px"]),
+         **({"fit_error_px": p["fit_error_px"]} if "fit_error_px" in p else {})} if p else None
+        for p in pupils
+    ]
+    pupil_seed_means = [summary["mean"] for p, summary in zip(pupils, pupil_per_seed) if p and p["displacements_px"]]
     results["pupil_displacement_px_ci"] = t_interval(pupil_seed_means) if pupil_seed_means else None
     details = results["details"]
     details.update({
         "threshold_deg": settings.threshold_deg,
         "estimator_note": settings.notes.get("estimator_size", "paper architecture"),
-        "pupil_per_seed": [
-            {"num_measured": p["num_measured"], "num_images": p["num_images"],
-             **displacement_summary(p["displacements_px"]), **({"fit_error_px": p["fit_error_px"]} if "fit_error_px" in p else {})}
-            if p else None
-            for p in pupils
-        ],
+        "pupil_per_seed": pupil_per_seed,
         "paper": {"rows": PAPER, "pupil_displacement_px": PAPER_PUPIL_PX, "human_pct": PAPER_HUMAN_PCT},
     })
     details["std"] += "; pupil std is over images"
