@@ -38,6 +38,7 @@ from simgan_tf.estimators.hand import scale_joints  # noqa: E402
 from simgan_tf.experiments.hand import train_and_evaluate  # noqa: E402
 from simgan_tf.experiments.hand_settings import get_hand_settings  # noqa: E402
 from simgan_tf.experiments.hand_sources import TARGETS, HandSourceSpec, load_hand_data  # noqa: E402
+from simgan_tf.run_io import write_json_atomic  # noqa: E402
 from tfds_builders.procedural_hands import procedural_hands_dataset_builder as phb  # noqa: E402
 from tfds_builders.procedural_hands import render  # noqa: E402
 from tfds_builders.procedural_hands.compare_nyu import HeldFixed  # noqa: E402
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     rows_data = {"simulator": (imaged["simulator"], imaged["joints"]), "sensor": (imaged["sensor"], imaged["joints"]),
                  "sensor_fixed": (imaged["sensor_fixed"], imaged["joints"]), "oracle": (d.labeled, d.labeled_joints)}
     out_path = Path(args.out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
     results = json.loads(out_path.read_text()) if out_path.exists() else {}
     results.update(target=args.target, preset=args.preset, train_images=n, test_images=int(len(d.test)))
     per_row = results.setdefault("rows", {})
@@ -99,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                                                  "train_seconds")}
             print(f"seed {seed} {row}: {r['pck_5px_pct']:.1f}% within 5 px, mean {r['mean_error_px']:.2f} px "
                   f"(steps {r['estimator_steps']}, {r['train_seconds']:.0f}s)", flush=True)
-            out_path.parent.mkdir(parents=True, exist_ok=True)
-            out_path.write_text(json.dumps(results, indent=2))
+            write_json_atomic(out_path, results)  # a kill mid-write keeps the pieces measured so far
     summary = {}
     for row, seeds in per_row.items():
         errors = [v["mean_error_px"] for v in seeds.values()]
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     results["summary"] = summary
     results["wall_seconds_last_invocation"] = round(time.time() - started, 1)
     results["command"] = "python benchmarks/hand_ceiling.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    out_path.write_text(json.dumps(results, indent=2))
+    write_json_atomic(out_path, results)
     print(json.dumps(summary, indent=2))
     return 0
 

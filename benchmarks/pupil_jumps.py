@@ -27,7 +27,7 @@ from refiner_ceiling import V2_VARIANTS, render_experiment_scenes, reimage  # no
 from simgan_tf.experiments.layout import PUPIL_FILE, REFINED_FILE, REFINER_DIR  # noqa: E402
 from simgan_tf.experiments.settings import get_experiment_settings  # noqa: E402
 from simgan_tf.experiments.sources import EMBEDDED_V2_CAMERA, SourceSpec, load_experiment_data  # noqa: E402
-from simgan_tf.label_preservation import JUMP_PX, displacement_summary, pupil_centers  # noqa: E402
+from simgan_tf.label_preservation import JUMP_PX, displacement_summary, measured_mask, pupil_centers  # noqa: E402
 
 
 def pupil_contrast(images: np.ndarray, centres: np.ndarray, inner_px: float = 1.5, ring_px: tuple = (4.0, 7.0)) -> np.ndarray:
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     batches, where = render_experiment_scenes(truth, pair=EMBEDDED_V2_CAMERA)
     camera_view = reimage(batches, where, V2_VARIANTS["camera"])
     fit_s, fit_r, fit_c = (pupil_centers(x, settings.pupil_fit) for x in (synthetic, refined, camera_view))
-    measured = np.linalg.norm(fit_s - truth, axis=1) <= settings.pupil_fit.max_fit_error_px  # as the experiment
+    measured = measured_mask(fit_s, truth, settings.pupil_fit)  # the experiment's rule
     jump_r = np.linalg.norm(fit_r - fit_s, axis=1)
     jump_c = np.linalg.norm(fit_c - fit_s, axis=1)
     for name, jumps in (("refined", jump_r), ("camera", jump_c)):

@@ -104,6 +104,16 @@ def pupil_centers(images: Any, cfg: PupilFitConfig = PupilFitConfig()) -> np.nda
     return out
 
 
+def measured_mask(synthetic_centers: Any, true_centers: Any, cfg: PupilFitConfig = PupilFitConfig()) -> np.ndarray:
+    """Images whose synthetic fit lands within `cfg.max_fit_error_px` of the simulator's pupil:
+    only there does a fit on the refined image measure the refiner rather than the fit."""
+    synthetic_centers = np.asarray(synthetic_centers, dtype=np.float64)
+    true_centers = np.asarray(true_centers, dtype=np.float64)
+    if true_centers.shape != synthetic_centers.shape:
+        raise ValueError(f"pupil_displacement: true_centers shape {true_centers.shape}, expected {synthetic_centers.shape}")
+    return np.linalg.norm(synthetic_centers - true_centers, axis=1) <= cfg.max_fit_error_px
+
+
 def pupil_displacement(
     synthetic: Any,
     refined: Any,
@@ -127,15 +137,12 @@ def pupil_displacement(
     keep = np.ones(len(synthetic_c), dtype=bool)
     result: dict[str, Any] = {"num_images": int(len(synthetic_c))}
     if true_centers is not None:
-        true_centers = np.asarray(true_centers, dtype=np.float64)
-        if true_centers.shape != synthetic_c.shape:
-            raise ValueError(f"pupil_displacement: true_centers shape {true_centers.shape}, expected {synthetic_c.shape}")
-        fit_error = np.linalg.norm(synthetic_c - true_centers, axis=1)
-        keep = fit_error <= cfg.max_fit_error_px
+        keep = measured_mask(synthetic_c, true_centers, cfg)
+        fit_error = np.linalg.norm(synthetic_c - np.asarray(true_centers, dtype=np.float64), axis=1)
         result["fit_error_px"] = float(np.mean(fit_error[keep])) if keep.any() else float("nan")
     displacement = np.linalg.norm(refined_c - synthetic_c, axis=1)[keep]
     result.update(displacements_px=displacement, num_measured=int(keep.sum()), **displacement_summary(displacement))
     return result
 
 
-__all__ = ["JUMP_PX", "PupilFitConfig", "displacement_summary", "pupil_centers", "pupil_displacement"]
+__all__ = ["JUMP_PX", "PupilFitConfig", "displacement_summary", "measured_mask", "pupil_centers", "pupil_displacement"]

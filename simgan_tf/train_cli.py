@@ -64,8 +64,10 @@ def build_parser(task: str) -> argparse.ArgumentParser:
                    help="tf.distribute strategy: one device; all local GPUs (MirroredStrategy); several machines "
                         "(MultiWorkerMirroredStrategy: start the same command on every machine with TF_CONFIG set). "
                         "--batch-size is the global batch, split across replicas")
-    e.add_argument("--precision", choices=["float32", "mixed_bfloat16", "mixed_float16"],
-                   help="Keras dtype policy of R and D (losses stay float32; mixed_float16 adds loss scaling)")
+    e.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"], default="auto",
+                   help="Keras dtype policy of R and D (losses stay float32; mixed_float16 adds loss scaling). "
+                        "auto: a resumed run keeps its own; a new one gets mixed_bfloat16 on a CPU with bfloat16 "
+                        "units (AVX512_BF16, AMX), float32 on a GPU or another CPU")
     e.add_argument("--xla", choices=["auto", "on", "off"],
                    help="XLA-compile the updates: auto = the refiner's on one replica; on = both; off = none")
     e.add_argument("--deterministic", action="store_true",
@@ -122,7 +124,7 @@ def resolve_preset(args: argparse.Namespace, task: str) -> cfg.Preset:
         seed=args.seed,
         checkpoint_every=args.checkpoint_every,
         log_every=args.log_every,
-        precision=args.precision,
+        precision=None if args.precision == "auto" else args.precision,
         xla=args.xla,
         steps_per_call=args.steps_per_call,
         stop_check_every=args.stop_check_every,
@@ -145,6 +147,19 @@ def resolve_preset(args: argparse.Namespace, task: str) -> cfg.Preset:
     if args.discriminator_head:
         disc = dataclasses.replace(disc, head=args.discriminator_head)
     return dataclasses.replace(preset, data=data, discriminator=disc)
+
+
+def auto_precision(preset: cfg.Preset, run_dir: Path) -> tuple[cfg.Preset, str]:
+    """--precision auto: a run being resumed keeps the precision it was started with; a new
+    run gets the device's measured default (`runtime.device_default_precision`)."""
+    from simgan_tf import run_io
+    from simgan_tf.runtime import device_default_precision
+
+    if (run_dir / run_io.CONFIG_FILE).exists():
+        precision, why = run_io.load_run_config(run_dir).training.precision, f"the precision {run_dir} was started with"
+    else:
+        precision, why = device_default_precision()
+    return cfg.with_overrides(preset, precision=precision), why
 
 
 def default_run_dir(preset: cfg.Preset) -> Path:
@@ -233,6 +248,9 @@ def main(argv: Sequence[str] | None = None, task: str = "gaze") -> int:
     from simgan_tf.trainer import NonFiniteLossError
 
     try:
+        if args.precision == "auto":
+            preset, why = auto_precision(preset, run_dir)
+            print(f"Precision: {preset.training.precision} ({why})", flush=True)
         summary = run(preset, run_dir, verbose=2 if args.quiet else 1, strategy=args.strategy)
     except KeyboardInterrupt:
         print(f"Stopped. Resume with: python train_{task}.py --run-dir {run_dir} (same flags)", file=sys.stderr)

@@ -49,3 +49,24 @@ def test_configure_sets_only_unset_variables(monkeypatch: pytest.MonkeyPatch):
     runtime.configure_tf_runtime()
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
     assert os.environ["TF_CPU_ALLOCATOR_USE_BFC"] == runtime.TF_RUNTIME_DEFAULTS["TF_CPU_ALLOCATOR_USE_BFC"]
+
+
+# --- the default precision per device type ---------------------------------------------
+
+
+def test_cpu_flags_read_the_first_processor(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16\n\nprocessor\t: 1\nflags\t\t: fpu\n")
+    assert runtime.cpu_flags(str(info)) == {"fpu", "sse2", "avx512f", "avx512_bf16"}
+    assert runtime.cpu_flags(str(tmp_path / "missing")) == set()
+
+
+@pytest.mark.parametrize("gpus, flags, expected", [
+    (0, {"avx512f", "avx512_bf16"}, "mixed_bfloat16"),
+    (0, {"amx_bf16", "amx_tile"}, "mixed_bfloat16"),
+    (0, {"avx2", "fma"}, "float32"),
+    (1, {"avx512_bf16"}, "float32"),  # a GPU: float32 until bfloat16 is measured on one
+])
+def test_device_default_precision(gpus, flags, expected):
+    precision, why = runtime.device_default_precision(gpus=gpus, flags=flags)
+    assert precision == expected and why

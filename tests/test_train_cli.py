@@ -126,3 +126,19 @@ def test_experiment_flag_hands_over_to_the_experiment_runner(monkeypatch):
     monkeypatch.setattr(experiment, "main", lambda argv: seen.setdefault("argv", argv) and 0)
     train_cli.main(["--experiment", "--out", "somewhere", "--seeds", "1"], task="gaze")
     assert seen["argv"] == ["--out", "somewhere", "--seeds", "1"]
+
+
+def test_auto_precision_keeps_a_resumed_runs_and_gives_a_new_run_the_devices(tmp_path, monkeypatch):
+    from simgan_tf import run_io, runtime
+
+    parser = train_cli.build_parser("gaze")
+    assert parser.parse_args([]).precision == "auto"
+    preset = train_cli.resolve_preset(parser.parse_args([]), "gaze")
+    monkeypatch.setattr(runtime, "device_default_precision", lambda: ("mixed_bfloat16", "bf16 units"))
+    new, why = train_cli.auto_precision(preset, tmp_path / "new_run")
+    assert new.training.precision == "mixed_bfloat16" and why == "bf16 units"
+    run_io.save_run_config(tmp_path / "old_run", preset)  # started in float32 before the default changed
+    kept, why = train_cli.auto_precision(preset, tmp_path / "old_run")
+    assert kept.training.precision == "float32" and "started with" in why
+    explicit = train_cli.resolve_preset(parser.parse_args(["--precision", "float32"]), "gaze")
+    assert explicit.training.precision == "float32"
