@@ -33,7 +33,7 @@ LAYERS: dict[str, int] = {
     "simgan_tf.experiments": 6, "simgan_tf.experiments.settings": 6, "simgan_tf.experiments.sources": 6,
     "simgan_tf.experiments.report": 6, "simgan_tf.experiments.gaze": 6, "simgan_tf.experiments.common": 6,
     "simgan_tf.experiments.hand_settings": 6, "simgan_tf.experiments.hand_sources": 6,
-    "simgan_tf.experiments.hand_report": 6, "simgan_tf.experiments.hand": 6,
+    "simgan_tf.experiments.hand_report": 6, "simgan_tf.experiments.hand": 6, "simgan_tf.experiments.compare_runs": 6,
     # 7 command lines
     "simgan_tf.train_cli": 7, "simgan_tf.export.cli": 7, "simgan_tf.export.__main__": 7,
     # the package itself only names the public API (resolved lazily, not imported)
