@@ -148,7 +148,7 @@ def check_resume_compatible(run_dir: str | os.PathLike, preset: cfg.Preset) -> N
     for d in (stored_d, new_d):
         d["training"] = {k: v for k, v in d["training"].items() if k not in RESUMABLE_CHANGES}
         d.pop("provenance", None)
-    diffs = sorted(_diff(stored_d, new_d))
+    diffs = sorted(setting_differences(stored_d, new_d))
     if diffs:
         raise ValueError(
             f"{run_dir} was created with different settings ({'; '.join(diffs)}). Resume with the "
@@ -157,11 +157,12 @@ def check_resume_compatible(run_dir: str | os.PathLike, preset: cfg.Preset) -> N
         )
 
 
-def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
+def setting_differences(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """'dotted.path: old -> new' for every value that differs between two settings documents."""
     if isinstance(a, dict) and isinstance(b, dict):
         out = []
         for key in sorted(set(a) | set(b)):
-            out += _diff(a.get(key), b.get(key), f"{prefix}{key}.")
+            out += setting_differences(a.get(key), b.get(key), f"{prefix}{key}.")
         return out
     a = list(a) if isinstance(a, tuple) else a
     b = list(b) if isinstance(b, tuple) else b

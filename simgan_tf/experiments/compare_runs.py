@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from simgan_tf.intervals import paired_difference
+from simgan_tf.run_io import setting_differences
 
 RESULTS_FILE = "results.json"
 EXPERIMENT_FILE = "experiment.json"
@@ -73,16 +74,6 @@ def figures(results: dict[str, Any]) -> dict[str, tuple[str, list[float]]]:
         except (KeyError, TypeError):
             continue  # an older results.json without this figure
     return out
-
-
-def setting_differences(base: Any, other: Any, prefix: str = "") -> list[str]:
-    """Dotted paths whose values differ between two experiment.json documents."""
-    if isinstance(base, dict) and isinstance(other, dict):
-        out = []
-        for key in sorted(set(base) | set(other)):
-            out += setting_differences(base.get(key), other.get(key), f"{prefix}{key}.")
-        return out
-    return [] if base == other else [f"{prefix.rstrip('.')}: {base!r} -> {other!r}"]
 
 
 def compare(base_dir: str | Path, other_dir: str | Path) -> dict[str, Any]:
@@ -164,4 +155,4 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-__all__ = ["compare", "figures", "main", "markdown", "setting_differences"]
+__all__ = ["compare", "figures", "main", "markdown"]
