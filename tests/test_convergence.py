@@ -12,7 +12,8 @@ import pytest
 
 import simgan_tf
 from simgan_tf import config as cfg
-from simgan_tf.convergence import BEST_WEIGHTS_FILE, MONITOR, RealismStopping, heldout_d_accuracy, stop_decision
+from simgan_tf.convergence import (BEST_WEIGHTS_FILE, MONITOR, RealismStopping, best_check, heldout_d_accuracy,
+                                  stop_decision)
 from simgan_tf.critic import CriticConfig
 from tests.conftest import tiny_preset
 
@@ -42,6 +43,21 @@ def test_checks_before_start_step_do_not_count():
     trace = _trace([0.60, 0.70, 0.72, 0.71, 0.69, 0.66])
     assert stop_decision(trace, patience=3, min_delta=0.005) is not None  # would stop on 0.60
     assert stop_decision(trace, patience=3, min_delta=0.005, start_step=110) is None
+
+
+def test_saturated_checks_rank_nothing():
+    """A critic at 100 % (target noise no refiner draws) gives no best: the old rule stopped such a
+    run 4 checks after its first 100 %; now the clock starts at the first informative check, and
+    a collapse back to saturation after a best counts as no improvement."""
+    always = _trace([100.0] * 12)
+    assert stop_decision(always, patience=4, min_delta=1.0) is not None  # without the guard
+    assert stop_decision(always, patience=4, min_delta=1.0, saturated=99.0) is None
+    late = _trace([100.0, 99.6, 100.0, 99.2, 100.0, 97.8, 98.6, 99.4, 100.0, 99.0])
+    decision = stop_decision(late, patience=4, min_delta=1.0, saturated=99.0)
+    assert decision is not None and decision["best_step"] == 150 and decision["stopped_step"] == 190
+    assert stop_decision(late[:-1], patience=4, min_delta=1.0, saturated=99.0) is None
+    assert best_check(late, 1.0, saturated=99.0) == 5 and best_check(late, 1.0) == 5
+    assert best_check(late[:5], 1.0, saturated=99.0) == -1 and best_check(late[:5], 1.0) == 0
 
 
 def _images(n, low, high, seed):

@@ -246,3 +246,53 @@ def test_sensor_v2_shadow_and_grazing_follow_the_geometry():
     assert missing[:, 14:17].all() and not missing[:, 17:].any() and not missing[:, :14].any()
     assert not np.isfinite(out[1, 2:-2, 2:-2]).any()
     assert np.isfinite(out[2, 2:-2, 2:-2]).all()
+
+
+# --- sensor_v3: sensor_v2 after the matching window's foreground fattening ---------------------
+
+
+def test_fattening_spreads_the_nearer_surface_by_its_radius():
+    """A bar 60 mm in front of a plane, and a disk on background: with radius 3 the bar's
+    depth covers 3 more pixels of the plane on each side and the disk's outline grows by 3;
+    a step under the threshold (5 mm) and the far side of an edge are left alone."""
+    from tfds_builders.procedural_hands import sensor_v3
+
+    depth = np.full((3, 32, 32), 800.0, np.float32)
+    depth[0, :, 12:16] = 740.0
+    yy, xx = np.mgrid[:32, :32]
+    depth[1] = np.where((yy - 16) ** 2 + (xx - 16) ** 2 <= 25, 700.0, np.inf)
+    depth[2, :, 12:16] = 795.0
+    out = sensor_v3.fatten_foreground(depth, 3, 10.0)
+    assert (out[0, 4:-4, 9:19] == 740.0).all() and (out[0, 4:-4, :9] == 800.0).all()
+    assert (out[0, 4:-4, 19:] == 800.0).all()
+    grown = np.isfinite(out[1])
+    assert grown.sum() > np.isfinite(depth[1]).sum() * 2.0  # radius 5 -> about 8: 81 -> ~200 pixels
+    assert grown[16, 8] and not grown[16, 7] and grown[8, 16] and not grown[7, 16]
+    np.testing.assert_array_equal(out[2], depth[2])
+    np.testing.assert_array_equal(sensor_v3.fatten_foreground(depth, 0, 10.0), depth)
+    with pytest.raises(ValueError, match="radius_px"):
+        sensor_v3.fatten_foreground(depth, -1, 10.0)
+
+
+def test_sensor_v3_is_deterministic_keeps_the_labels_and_is_v2_after_fattening(batches):
+    """Same hands and labels as the other domains; the stored image is exactly v2's pipeline on
+    the fattened clean depth; the hand grows (fingers thicker, gaps closed)."""
+    from tfds_builders.procedural_hands import sensor_v2, sensor_v3
+
+    clean, clean_labels, _, _ = batches
+    v3, v3_labels = phb.render_domain_batch(7, 0, "sensor_v3")
+    again, _ = phb.render_domain_batch(7, 0, "sensor_v3")
+    np.testing.assert_array_equal(v3, again)
+    np.testing.assert_array_equal(v3_labels["joints_uvd"], clean_labels["joints_uvd"])
+    assert v3.shape == (phb.RENDER_BATCH, 224, 224, 1) and v3.dtype == np.uint8
+    geometry_rng, sensor_rng = (np.random.default_rng(s) for s in np.random.SeedSequence([7, 0]).spawn(2))
+    batch = render.render_batch(geometry_rng, phb.RENDER_BATCH)
+    cfg = sensor_v3.DEFAULT_SENSOR_V3_CONFIG
+    fattened = sensor_v3.fatten_foreground(batch.depth_mm, cfg.fattening_px, cfg.fattening_threshold_mm)
+    mm_per_px = batch.geometry.crop_mm / render.DEFAULT_RENDER_CONFIG.render_size
+    expected = render.encode_depth(sensor_v2.apply_sensor_v2(fattened, mm_per_px, sensor_rng, cfg.v2),
+                                   batch.center_mm, render.DEFAULT_RENDER_CONFIG.cube_mm)
+    np.testing.assert_array_equal(v3[:, ::2, ::2, 0], expected)
+    v2, _ = phb.render_domain_batch(7, 0, "sensor_v2")
+    hand = lambda images: (images < render.BACKGROUND).mean()  # noqa: E731
+    assert hand(v3) > 1.1 * hand(v2) and hand(v3) > 1.1 * hand(clean)

@@ -194,6 +194,7 @@ class RefinerBank:
             patience=settings.refiner_patience, min_delta=settings.refiner_min_delta,
             start_step=t.pretrain_r_steps + t.pretrain_d_steps + settings.refiner_min_steps,
             every=settings.refiner_check_every, critic=settings.critic, seed=self.seed,
+            saturated=settings.refiner_saturated_pct,
         )
         trainer = train_refiner(preset, run_dir, self.synthetic, real_train, log, stopping)
         trained = time.time() - started

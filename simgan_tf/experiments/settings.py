@@ -50,6 +50,9 @@ class StudySettings:
     refiner_min_delta: float = 1.0
     refiner_check_every: int = 100  # adversarial iterations between checks (a multiple of checkpoint_every)
     refiner_min_steps: int = 0
+    # A check whose critic reaches this accuracy (%) separates every pair and ranks nothing: it is
+    # never the best, so a refiner whose critic stays saturated trains to the ceiling.
+    refiner_saturated_pct: float = 99.0
     refiner_heldout_real: int = 1000  # the last images of the real set; the refiner never sees them
     refiner_heldout_synthetic: int = 1000
     critic: CriticConfig = CriticConfig()

@@ -8,7 +8,10 @@ Five configs share one geometry distribution (`render.sample_params`):
     to train a reference "oracle" estimator, `test` is the evaluation set;
   * `sensor_v2`, `sensor_v2_labeled`: the same two roles through `sensor_v2.apply_sensor_v2`,
     whose defects follow the geometry as a genuine NYU frame's do (README.md explains why v1's
-    random holes cannot be drawn by a refiner; v1's images are unchanged).
+    random holes cannot be drawn by a refiner; v1's images are unchanged);
+  * `sensor_v3`, `sensor_v3_labeled`: sensor_v2 after the matching window's foreground
+    fattening (`sensor_v3.py`): v2's defects are too small for the quick pose estimator to
+    notice (a 1.07x gap), v3's change the hand's shape at the scale it sees.
 Everything is deterministic from a fixed seed per (config, split), and the seeds differ
 between all of them, so no hand appears in two splits. README.md documents the depth encoding.
 """
@@ -22,7 +25,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from tfds_builders.procedural_hands import render, sensor, sensor_v2
+from tfds_builders.procedural_hands import render, sensor, sensor_v2, sensor_v3
 
 # (config, split) -> root seed of the split's random stream. Disjoint by construction.
 SPLIT_SEEDS: dict[tuple[str, str], int] = {
@@ -34,10 +37,14 @@ SPLIT_SEEDS: dict[tuple[str, str], int] = {
     ("sensor_v2", "train"): 1401,
     ("sensor_v2_labeled", "train"): 1501,
     ("sensor_v2_labeled", "test"): 1502,
+    ("sensor_v3", "train"): 1601,
+    ("sensor_v3_labeled", "train"): 1701,
+    ("sensor_v3_labeled", "test"): 1702,
 }
 # imaging -> the function turning a rendered batch into stored images (sensor ones take the
 # batch's sensor Generator); "clean" is the renderer itself.
-SENSORS = {"sensor": sensor.sensor_images, "sensor_v2": sensor_v2.sensor_images}
+SENSORS = {"sensor": sensor.sensor_images, "sensor_v2": sensor_v2.sensor_images,
+           "sensor_v3": sensor_v3.sensor_images}
 IMAGINGS = ("clean", *SENSORS)
 
 # Examples are rendered in batches of this size (vectorised numpy). Batch b of a split is
@@ -52,7 +59,7 @@ PNG_COMPRESS_LEVEL = 1
 class ProceduralHandsConfig(tfds.core.BuilderConfig):
     """One domain of procedural hands: imaging process and whether labels are exposed."""
 
-    imaging: str = "clean"  # "clean" (the renderer), "sensor" (v1) or "sensor_v2"
+    imaging: str = "clean"  # "clean" (the renderer) or one of SENSORS
     labeled: bool = True
 
 
@@ -83,6 +90,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             name="sensor_v2_labeled", imaging="sensor_v2", labeled=True,
             description="v2 depth sensor with labels (disjoint seeds): oracle training and evaluation.",
         ),
+        ProceduralHandsConfig(
+            name="sensor_v3", imaging="sensor_v3", labeled=False,
+            description="v3 depth sensor (v2 after the matching window's foreground fattening), images only: "
+                        "the unlabeled real domain of the v3 pair.",
+        ),
+        ProceduralHandsConfig(
+            name="sensor_v3_labeled", imaging="sensor_v3", labeled=True,
+            description="v3 depth sensor with labels (disjoint seeds): oracle training and evaluation.",
+        ),
     ]
     DEFAULT_BUILDER_CONFIG_NAME = "synthetic"
     # config -> split -> number of examples. A class attribute so tests can shrink it.
@@ -92,6 +108,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         "sensor_labeled": {"train": 6_000, "test": 1_000},
         "sensor_v2": {"train": 6_000},
         "sensor_v2_labeled": {"train": 6_000, "test": 1_000},
+        "sensor_v3": {"train": 6_000},
+        "sensor_v3_labeled": {"train": 6_000, "test": 1_000},
     }
 
     def _info(self) -> tfds.core.DatasetInfo:

@@ -16,6 +16,8 @@ SMALL = {
     "sensor_labeled": {"train": 2, "test": 2},
     "sensor_v2": {"train": 3},
     "sensor_v2_labeled": {"train": 2, "test": 2},
+    "sensor_v3": {"train": 3},
+    "sensor_v3_labeled": {"train": 2, "test": 2},
 }
 
 
@@ -81,6 +83,26 @@ class SensorV2LabeledTest(_SmallSplits, tfds.testing.DatasetBuilderTestCase):
 
     def test_labels_are_the_14_joints(self):
         builder = self._make_builder(config="sensor_v2_labeled")
+        self.assertEqual(builder.info.features["joints_uvd"].shape, (14, 3))
+        self.assertEqual(builder.info.supervised_keys, ("image", "joints_uvd"))
+
+
+class SensorV3Test(_SmallSplits, tfds.testing.DatasetBuilderTestCase):
+    BUILDER_CONFIG_NAMES_TO_TEST = ["sensor_v3"]
+    SPLITS = SMALL["sensor_v3"]
+
+    def test_sensor_v3_has_no_labels(self):
+        builder = self._make_builder(config="sensor_v3")
+        self.assertEqual(set(builder.info.features.keys()), {"image"})
+        self.assertIsNone(builder.info.supervised_keys)
+
+
+class SensorV3LabeledTest(_SmallSplits, tfds.testing.DatasetBuilderTestCase):
+    BUILDER_CONFIG_NAMES_TO_TEST = ["sensor_v3_labeled"]
+    SPLITS = SMALL["sensor_v3_labeled"]
+
+    def test_labels_are_the_14_joints(self):
+        builder = self._make_builder(config="sensor_v3_labeled")
         self.assertEqual(builder.info.features["joints_uvd"].shape, (14, 3))
         self.assertEqual(builder.info.supervised_keys, ("image", "joints_uvd"))
 
