@@ -13,13 +13,12 @@ between two checks (a critic at 65 % one check and 99 % the next was measured on
 experiment), and the images of the last step would then stand for the method. No target
 label is read.
 
-A critic can also tell every held-out pair apart for many checks (a refiner still far from a
-target, which the critic separates by any of what it has not learned): its accuracy then sits
-at 99-100 % while the refiner still improves (defocus camera, seed 0: 99-100 % for 1700 iterations, then 96.8 %;
-the refined row 12.30 degrees when stopped at iteration 900 on those saturated checks, 10.41
-after 2000; docs/results/README.md). A check at or above `saturated` carries no ranking, so it
-can never be the best: the plateau clock starts at the first informative check, and a run whose
-critic never leaves saturation trains to its last step and keeps it.
+A critic can also tell every held-out pair apart for many checks (a refiner still far from its
+target): its accuracy then sits at 99-100 % while the refiner still changes (defocus camera,
+seed 0: 99-100 % for 1400 iterations, then 92-94 %; docs/results/README.md). A check at or above
+`saturated` carries no ranking, so it can never be the best: the plateau clock starts at the
+first informative check, and a run whose critic never leaves saturation trains to its last step
+and keeps it.
 
 The decision is a function of the trace written to `trace_path` (one entry per checkpoint),
 so a killed and resumed run takes the same decision as an unbroken one.
