@@ -462,9 +462,10 @@ HAND_PAPER = Preset(
         log_every=100,
     ),
     data=DataConfig(
-        # sensor_v2: defects that follow the geometry, which a refiner can learn; v1 `sensor`
-        # draws them per image (tfds_builders/procedural_hands/README.md): --real procedural_hands/sensor
-        synthetic="procedural_hands/synthetic", real="procedural_hands/sensor_v2", resize_method="nearest"
+        # sensor_v3: sensor_v2's geometry-following defects plus the matching window's foreground
+        # fattening, which a refiner can learn and the quick estimator notices (sensor_v2's gap is
+        # 1.07x); tfds_builders/procedural_hands/README.md. --real procedural_hands/sensor_v2 or /sensor
+        synthetic="procedural_hands/synthetic", real="procedural_hands/sensor_v3", resize_method="nearest"
     ),
     provenance={
         "image": "paper (224 x 224 depth)",
@@ -482,7 +483,7 @@ HAND_PAPER = Preset(
         "buffer_size": "chosen: 50 batches of 32",
         "optimizer": _CHOSEN_TF1 + " (Adam)",
         "grad_clip_norm": _CHOSEN_TF1 + " (50)",
-        "data": "chosen: procedural_hands/sensor_v2 as the unlabeled target (the hand experiment's default pair)",
+        "data": "chosen: procedural_hands/sensor_v3 as the unlabeled target (the hand experiment's default pair)",
     },
 )
 
