@@ -323,3 +323,17 @@ def test_training_bad_inputs_name_the_argument():
     model = build_hand_estimator(16, TINY)
     with pytest.raises(ValueError, match="built for 16 x 16"):
         predict_joints(model, np.zeros((2, 32, 32, 1), np.uint8))
+
+
+def test_progress_lines_every_n_checks():
+    """Long rows report every `log_every_checks` measurements, not every one (plus the final line)."""
+    images, joints = _blob_problem(n=32)
+    lines = []
+    _, info = train_hand_estimator(images, joints, TINY, seed=0, max_steps=6, eval_every=1, patience=100,
+                                   validation_fraction=0.25, log=lines.append, log_every_checks=3)
+    assert len(info["history"]) == 6
+    progress = [line for line in lines if line.startswith("hand estimator: step")]
+    assert [line.split()[3] for line in progress] == ["3/6", "6/6"]
+    with pytest.raises(ValueError, match="log_every_checks"):
+        train_hand_estimator(images, joints, TINY, seed=0, max_steps=2, eval_every=1, patience=1,
+                             validation_fraction=0.25, log_every_checks=0)

@@ -385,6 +385,7 @@ def train_hand_estimator(
     patience: int,
     validation_fraction: float,
     log: Callable[[str], None] | None = None,
+    log_every_checks: int = 1,
 ) -> tuple[keras.Model, dict[str, Any]]:
     """Train a fresh estimator with the paper's augmentation until the held-out loss stops improving.
 
@@ -394,14 +395,16 @@ def train_hand_estimator(
     no augmentation) is measured there, and training stops after `patience` measurements
     without improvement or at `max_steps`, keeping the best weights (Keras EarlyStopping on
     epochs of `eval_every` steps, the rule of the gaze rows). `seed` fixes the initialisation,
-    the shuffling and the augmentation. Returns the model and a JSON-ready info dict.
+    the shuffling and the augmentation. `log` gets a progress line every `log_every_checks`
+    measurements. Returns the model and a JSON-ready info dict.
     """
     images = np.asarray(images)
     joints = np.asarray(joints_uv, dtype=np.float32)
     size = _check_images(images, "images")
     _check_float_range(images, "images")
     _check_joints(joints, "joints_uv", len(images))
-    for arg, value in (("max_steps", max_steps), ("eval_every", eval_every), ("patience", patience)):
+    for arg, value in (("max_steps", max_steps), ("eval_every", eval_every), ("patience", patience),
+                       ("log_every_checks", log_every_checks)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"train_hand_estimator: {arg} must be an integer >= 1, got {value!r}")
     if not 0 < validation_fraction < 1:
@@ -441,6 +444,8 @@ def train_hand_estimator(
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)]
     if log is not None:
         def report(epoch: int, logs: dict[str, float]) -> None:
+            if (epoch + 1) % log_every_checks:
+                return
             log(f"hand estimator: step {(epoch + 1) * every}/{max_evals * every}  "
                 f"train loss {logs.get('loss', float('nan')):.5g}  val loss {logs.get('val_loss', float('nan')):.5g}")
         callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=report))

@@ -43,7 +43,7 @@ from simgan_tf.experiments.layout import CRITIC_FILE, ROW_DIR, TABLE_FILE
 
 def train_and_evaluate(settings: HandExperimentSettings, train_images: np.ndarray, train_joints: np.ndarray,
                        test_images: np.ndarray, test_joints: np.ndarray, seed: int,
-                       log: Callable[[str], None] | None = None) -> dict[str, Any]:
+                       log: Callable[[str], None] | None = None, log_every_steps: int = 500) -> dict[str, Any]:
     """Train the hourglass to convergence on the row's own held-out slice, evaluate on the test set.
 
     The rule (never a test label): a held-out `estimator_validation_fraction` of the row's
@@ -57,6 +57,7 @@ def train_and_evaluate(settings: HandExperimentSettings, train_images: np.ndarra
         train_images[order], train_joints[order], settings.estimator, seed=seed, max_steps=settings.estimator_steps,
         eval_every=min(settings.estimator_eval_every, settings.estimator_steps), patience=settings.estimator_patience,
         validation_fraction=settings.estimator_validation_fraction, log=log,
+        log_every_checks=max(1, log_every_steps // max(1, settings.estimator_eval_every)),
     )
     metrics = evaluate_hand_estimator(model, test_images, test_joints, crop_px=settings.crop_px,
                                       threshold_px=settings.threshold_px, curve_max_px=settings.curve_max_px,
@@ -115,7 +116,8 @@ def run_seed(settings: HandExperimentSettings, d: HandData, seed: int, out_dir: 
         log(f"{label} | {row}: training the hand pose estimator on {len(images)} images (batch "
             f"{settings.estimator.batch_size}, early stopping, at most {settings.estimator_steps} steps)")
         started = time.time()
-        result = train_and_evaluate(settings, images, joints, d.test, d.test_joints, seed)
+        result = train_and_evaluate(settings, images, joints, d.test, d.test_joints, seed,
+                                    log=lambda message, row=row: log(f"{label} | {row}: {message}"))
         result.update(row=row, seed=seed, wall_seconds=round(time.time() - started, 1))
         write_json_atomic(path, result)
         log(f"{label} | {row}: {result['pck_5px_pct']:.1f}% of joints within {settings.threshold_px:g} px, mean "
