@@ -160,11 +160,14 @@ class TrainingConfig:
     # training never sees with refined ones; adversarial training ends when its accuracy has
     # not improved by `stop_min_delta` points for `stop_patience` checks, counted from
     # `stop_min_steps` adversarial iterations on. 0 = off: `steps` iterations, always.
+    # A check at or above `stop_saturated_pct` (a critic that tells every image apart) ranks
+    # nothing and is never the best (above 100: every check counts; convergence.py).
     stop_check_every: int = 0
     stop_patience: int = 4
     stop_min_delta: float = 1.0
     stop_min_steps: int = 0
     stop_heldout: int = 1000
+    stop_saturated_pct: float = 99.0
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "buffer_size", "k_g", "k_d", "checkpoint_every", "log_every",
@@ -192,6 +195,8 @@ class TrainingConfig:
         for name in ("stop_patience", "stop_heldout"):
             value = getattr(self, name)
             _require(isinstance(value, int) and value >= 1, f"{_flag(name)} must be an integer >= 1, got {value!r}")
+        _require(self.stop_saturated_pct > 50,
+                 f"{_flag('stop_saturated_pct')} must be above 50 (chance), got {self.stop_saturated_pct!r}")
         _require(self.stop_min_steps >= 0 and self.stop_min_delta >= 0,
                  f"{_flag('stop_min_steps')} and {_flag('stop_min_delta')} must be >= 0")
         _require(self.precision in PRECISIONS, f"{_flag('precision')} must be one of {list(PRECISIONS)}, got {self.precision!r}")

@@ -56,6 +56,8 @@ def build_parser(task: str) -> argparse.ArgumentParser:
     c.add_argument("--stop-patience", type=int, help="checks without an improvement before stopping")
     c.add_argument("--stop-min-delta", type=float, help="critic accuracy points that count as an improvement")
     c.add_argument("--stop-min-steps", type=int, help="adversarial iterations before checks count")
+    c.add_argument("--stop-saturated-pct", type=float,
+                   help="a check at or above this critic accuracy ranks nothing (never the best); above 100: off")
     c.add_argument("--stop-heldout", type=int,
                    help="real images kept out of training for the checks (the first ones of --real)")
 
@@ -131,6 +133,7 @@ def resolve_preset(args: argparse.Namespace, task: str) -> cfg.Preset:
         stop_patience=args.stop_patience,
         stop_min_delta=args.stop_min_delta,
         stop_min_steps=args.stop_min_steps,
+        stop_saturated_pct=args.stop_saturated_pct,
         stop_heldout=args.stop_heldout,
     )
     data_changes = {
@@ -185,7 +188,7 @@ def realism_stopping(preset: cfg.Preset, run_dir: Path, synthetic, real):
         data.take_images(synthetic, t.stop_heldout), heldout, run_dir / run_io.STOPPING_FILE,
         patience=t.stop_patience, min_delta=t.stop_min_delta,
         start_step=t.pretrain_r_steps + t.pretrain_d_steps + t.stop_min_steps, every=t.stop_check_every,
-        seed=t.seed,
+        seed=t.seed, saturated=t.stop_saturated_pct if t.stop_saturated_pct <= 100 else None,
     )
     return real.skip(t.stop_heldout), stopping
 

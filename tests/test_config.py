@@ -24,6 +24,7 @@ from tfds_builders import constants
     ({"grad_clip_norm": -1.0}, r"grad_clip_norm must be > 0 or None"),
     ({"stop_check_every": -1}, r"stop_check_every \(--stop-check-every\) must be an integer >= 0"),
     ({"stop_heldout": 0}, r"stop_heldout \(--stop-heldout\) must be an integer >= 1"),
+    ({"stop_saturated_pct": 50.0}, r"stop_saturated_pct \(--stop-saturated-pct\) must be above 50"),
 ])
 def test_invalid_training_settings_are_named(change, message):
     with pytest.raises(ValueError, match=message):

@@ -56,3 +56,31 @@ def test_a_seed_process_ends_when_its_runner_is_killed(tmp_path):
     finally:
         if runner.poll() is None:
             runner.kill()
+
+
+def test_a_resume_accepts_settings_added_later_at_their_default_at_any_depth(tmp_path):
+    """experiment.json written before a field existed (here a refiner TrainingConfig field, nested
+    two levels down) still resumes while the field keeps its default; a changed value is refused by name."""
+    import dataclasses
+    import json
+
+    from simgan_tf import config as cfg
+    from simgan_tf.experiments.common import check_or_write_experiment
+    from simgan_tf.experiments.settings import get_experiment_settings
+    from simgan_tf.experiments.sources import SourceSpec
+
+    settings, sources = get_experiment_settings("smoke"), SourceSpec()
+    check_or_write_experiment(tmp_path, settings, sources)
+    path = tmp_path / "experiment.json"
+    stored = json.loads(path.read_text())
+    del stored["settings"]["refiner"]["training"]["stop_saturated_pct"]  # as written by older code
+    del stored["settings"]["refiner_saturated_pct"]
+    path.write_text(json.dumps(stored))
+    check_or_write_experiment(tmp_path, settings, sources)  # defaults: resumes
+
+    changed = dataclasses.replace(settings, refiner=cfg.with_overrides(settings.refiner, stop_saturated_pct=95.0))
+    with pytest.raises(ValueError, match=r"settings\.refiner\.training\.stop_saturated_pct"):
+        check_or_write_experiment(tmp_path, changed, sources)
+    changed = dataclasses.replace(settings, refiner=cfg.with_overrides(settings.refiner, lambda_reg=0.25))
+    with pytest.raises(ValueError, match=r"settings\.refiner\.training\.lambda_reg"):
+        check_or_write_experiment(tmp_path, changed, sources)

@@ -43,6 +43,18 @@ def test_flags_override_preset_and_defaults_keep_it():
     assert preset.training.batch_size == cfg.GAZE_PAPER.training.batch_size
 
 
+def test_the_main_jobs_realism_rule_ignores_saturated_checks_like_the_experiments(tmp_path):
+    """--stop-saturated-pct reaches RealismStopping (default 99, as the experiments use); above 100 turns it off."""
+    import tensorflow as tf
+
+    parser = train_cli.build_parser("gaze")
+    images = tf.data.Dataset.from_tensor_slices(np.zeros((40, 35, 55, 1), np.uint8))
+    for argv, expected in (([], 99.0), (["--stop-saturated-pct", "97.5"], 97.5), (["--stop-saturated-pct", "101"], None)):
+        preset = train_cli.resolve_preset(parser.parse_args(argv + ["--stop-heldout", "8", "--batch-size", "8"]), "gaze")
+        _, stopping = train_cli.realism_stopping(preset, tmp_path, images, images)
+        assert stopping.saturated == expected, argv
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--batch-size", "33"], "(--batch-size) must be even"),
     (["--steps", "0"], "(--steps) must be an integer >= 1"),

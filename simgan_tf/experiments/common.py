@@ -50,12 +50,34 @@ def _fingerprint(settings: StudySettings, sources: Any) -> dict[str, Any]:
     return json.loads(json.dumps({"settings": settings_dict, "sources": dataclasses.asdict(sources)}, default=str))
 
 
-def _fingerprint_defaults(settings: StudySettings, sources: Any) -> dict[str, dict[str, Any]]:
-    """Default values of every field, per part, in the fingerprint's JSON form."""
-    settings_defaults = {f.name: f.default for f in dataclasses.fields(type(settings))
-                         if f.default is not dataclasses.MISSING}
-    return json.loads(json.dumps({"settings": settings_defaults,
-                                  "sources": dataclasses.asdict(type(sources)())}, default=str))
+def _field_defaults(obj: Any) -> dict[str, Any]:
+    """Default value of every field of a dataclass instance that has one, in JSON form."""
+    defaults = {}
+    for f in dataclasses.fields(obj):
+        if f.default is not dataclasses.MISSING:
+            defaults[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            defaults[f.name] = f.default_factory()  # type: ignore[misc]
+    return json.loads(json.dumps({k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v
+                                  for k, v in defaults.items()}, default=str))
+
+
+def fingerprint_changes(obj: Any, current: Any, stored: Any, prefix: str = "") -> list[str]:
+    """Dotted names of the settings that differ between `current` (the JSON form of `obj`, a
+    dataclass) and `stored`; at any depth, a field missing from `stored` (added to the code
+    later) that `obj` leaves at its default is not a change."""
+    if not (isinstance(current, dict) and isinstance(stored, dict) and dataclasses.is_dataclass(obj)):
+        return [] if current == stored else [prefix.rstrip(".")]
+    defaults, changed = _field_defaults(obj), []
+    for key in sorted(set(current) | set(stored)):
+        if key not in stored:
+            if not (key in defaults and defaults[key] == current[key]):
+                changed.append(prefix + key)
+        elif key not in current:
+            changed.append(prefix + key)
+        else:
+            changed += fingerprint_changes(getattr(obj, key, None), current[key], stored[key], f"{prefix}{key}.")
+    return changed
 
 
 def check_or_write_experiment(out_dir: Path, settings: StudySettings, sources: Any) -> None:
@@ -67,13 +89,9 @@ def check_or_write_experiment(out_dir: Path, settings: StudySettings, sources: A
     current = _fingerprint(settings, sources)
     if path.exists():
         stored = json.loads(path.read_text())
-        stored_fp = {"settings": stored.get("settings"), "sources": stored.get("sources")}
-        defaults = _fingerprint_defaults(settings, sources)
         changed = sorted(
-            k for part in ("settings", "sources")
-            for k in set(current[part]) | set((stored_fp[part] or {}))
-            if current[part].get(k) != (stored_fp[part] or {}).get(k)
-            and not (k not in (stored_fp[part] or {}) and defaults[part].get(k, object()) == current[part].get(k))
+            fingerprint_changes(settings, current["settings"], stored.get("settings") or {}, "settings.")
+            + fingerprint_changes(sources, current["sources"], stored.get("sources") or {}, "sources.")
         )
         if changed:
             raise ValueError(
