@@ -19,6 +19,13 @@ The JSON gets per row the % of joints within 5 px (224 x 224 crop) and the mean 
 seed, the gap (simulator vs oracle mean error, ratio) and the share of it `sensor_fixed`
 recovers: a pair worth running the experiment on has a gap (ratio >= 1.3) that a
 deterministic refiner can mostly close.
+
+--critic-seeds adds the experiment's realism critic (its settings, held-out accuracy, 50 % =
+indistinguishable): unlabeled target images vs each imaged row. A refiner learns only what a
+discriminator can see, so a pair also needs a critic that tells the simulator from the target
+(the gaze goal asks >= 90 %) and much less so the target from itself.
+
+    python benchmarks/hand_ceiling.py --target sensor_v3 --seeds --critic-seeds 0 1 2 --out docs/results/hands/sensor_v3_critic.json
 """
 from __future__ import annotations
 
@@ -34,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from simgan_tf.critic import critic_accuracy  # noqa: E402
 from simgan_tf.estimators.hand import scale_joints  # noqa: E402
 from simgan_tf.experiments.hand import train_and_evaluate  # noqa: E402
 from simgan_tf.experiments.hand_settings import get_hand_settings  # noqa: E402
@@ -72,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--target", default="sensor_v2", choices=[t for t in TARGETS if t != "nyu"])
     parser.add_argument("--preset", default="quick")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2],
+                        help="estimator seeds (none: critics only)")
+    parser.add_argument("--critic-seeds", type=int, nargs="*", default=[],
+                        help="also train the experiment's realism critic (unlabeled target vs each row) with these seeds")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
 
@@ -80,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     size = settings.refiner.image.height
     n = settings.train_images
     started = time.time()
-    d = load_hand_data(HandSourceSpec(target=args.target), settings.refiner.image, 1, 1, n, settings.test_images)
+    d = load_hand_data(HandSourceSpec(target=args.target), settings.refiner.image, 1,
+                       settings.real_images if args.critic_seeds else 1, n, settings.test_images)
     sensor = TARGETS[args.target][1].split("/")[1]
     imaged = imaged_synthetic(sensor, n, size)
     rows_data = {"simulator": (imaged["simulator"], imaged["joints"]), "sensor": (imaged["sensor"], imaged["joints"]),
@@ -102,7 +114,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"seed {seed} {row}: {r['pck_5px_pct']:.1f}% within 5 px, mean {r['mean_error_px']:.2f} px "
                   f"(steps {r['estimator_steps']}, {r['train_seconds']:.0f}s)", flush=True)
             write_json_atomic(out_path, results)  # a kill mid-write keeps the pieces measured so far
-    summary = {}
+    critics = results.setdefault("critic_vs_target_pct", {})
+    for row in ("simulator", "sensor", "sensor_fixed"):
+        for seed in args.critic_seeds:
+            done = critics.setdefault(row, {})
+            if str(seed) in done:
+                continue
+            done[str(seed)] = critic_accuracy(d.real, rows_data[row][0], settings.refiner.image, settings.critic,
+                                              seed)["accuracy_pct"]
+            print(f"critic seed {seed}: target vs {row} {done[str(seed)]:.1f}% held-out accuracy", flush=True)
+            write_json_atomic(out_path, results)
+    summary = {f"critic_{row}_pct": float(np.mean(list(v.values()))) for row, v in critics.items() if v}
     for row, seeds in per_row.items():
         errors = [v["mean_error_px"] for v in seeds.values()]
         pck = [v["pck_5px_pct"] for v in seeds.values()]
