@@ -85,7 +85,8 @@ def stop_decision(trace: list[dict[str, Any]], patience: int, min_delta: float,
     best_index = best_check(trace, min_delta, start_step, saturated)
     if best_index >= 0 and len(trace) - 1 - best_index >= patience:
         return {
-            "reason": f"{MONITOR} did not improve by {min_delta} for {patience} checks after step {start_step}",
+            "reason": f"{MONITOR} did not improve by {min_delta} for {patience} checks after its best at step "
+                      f"{trace[best_index]['step']} (checks count from step {start_step})",
             "best_step": trace[best_index]["step"], "best_value": trace[best_index][MONITOR],
             "stopped_step": trace[-1]["step"],
         }
