@@ -3,10 +3,11 @@
     python -m tfds_builders.procedural_hands.preview docs/procedural_hands.png
     python -m tfds_builders.procedural_hands.preview docs/procedural_hands_v2.png --imaging sensor_v2
     python -m tfds_builders.procedural_hands.preview docs/procedural_hands_v3.png --imaging sensor_v3
+    python -m tfds_builders.procedural_hands.preview docs/procedural_hands_v4.png --imaging sensor_v4
 
 Renders directly (no TFDS build needed): columns are hands of one batch; rows alternate
 `synthetic` (with the 14 joints: tips red, other joints yellow) and the sensor (`sensor`, or
-`sensor_v2` / `sensor_v3` with --imaging) of the same hand.
+`sensor_v2` / `sensor_v3` / `sensor_v4` with --imaging) of the same hand.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """procedural_hands: an embedded, download-free stand-in for NYU hand pose (synthetic -> Kinect).
 
-Five configs share one geometry distribution (`render.sample_params`):
+Nine configs share one geometry distribution (`render.sample_params`):
   * `synthetic`: clean depth renders with joint labels (the simulator domain);
   * `sensor`: the same kind of hands through `sensor.apply_sensor` (v1), images only (the
     unlabeled real domain the refiner trains on: it carries no labels at all);
@@ -11,7 +11,10 @@ Five configs share one geometry distribution (`render.sample_params`):
     random holes cannot be drawn by a refiner; v1's images are unchanged);
   * `sensor_v3`, `sensor_v3_labeled`: sensor_v2 after the matching window's foreground
     fattening (`sensor_v3.py`): v2's defects are too small for the quick pose estimator to
-    notice (a 1.07x gap), v3's change the hand's shape at the scale it sees.
+    notice (a 1.07x gap), v3's change the hand's shape at the scale it sees;
+  * `sensor_v4`, `sensor_v4_labeled`: v3 plus a band of flying pixels around the silhouette
+    (`sensor_v4.py`): v3's fattening costs the estimator but a critic barely sees it (73-77 %),
+    so a refiner had nothing to learn; the halo is visible (85-94 %) and still deterministic.
 Everything is deterministic from a fixed seed per (config, split), and the seeds differ
 between all of them, so no hand appears in two splits. README.md documents the depth encoding.
 """
@@ -25,7 +28,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from tfds_builders.procedural_hands import render, sensor, sensor_v2, sensor_v3
+from tfds_builders.procedural_hands import render, sensor, sensor_v2, sensor_v3, sensor_v4
 
 # (config, split) -> root seed of the split's random stream. Disjoint by construction.
 SPLIT_SEEDS: dict[tuple[str, str], int] = {
@@ -40,11 +43,14 @@ SPLIT_SEEDS: dict[tuple[str, str], int] = {
     ("sensor_v3", "train"): 1601,
     ("sensor_v3_labeled", "train"): 1701,
     ("sensor_v3_labeled", "test"): 1702,
+    ("sensor_v4", "train"): 1801,
+    ("sensor_v4_labeled", "train"): 1901,
+    ("sensor_v4_labeled", "test"): 1902,
 }
 # imaging -> the function turning a rendered batch into stored images (sensor ones take the
 # batch's sensor Generator); "clean" is the renderer itself.
 SENSORS = {"sensor": sensor.sensor_images, "sensor_v2": sensor_v2.sensor_images,
-           "sensor_v3": sensor_v3.sensor_images}
+           "sensor_v3": sensor_v3.sensor_images, "sensor_v4": sensor_v4.sensor_images}
 IMAGINGS = ("clean", *SENSORS)
 
 # Examples are rendered in batches of this size (vectorised numpy). Batch b of a split is
@@ -99,6 +105,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             name="sensor_v3_labeled", imaging="sensor_v3", labeled=True,
             description="v3 depth sensor with labels (disjoint seeds): oracle training and evaluation.",
         ),
+        ProceduralHandsConfig(
+            name="sensor_v4", imaging="sensor_v4", labeled=False,
+            description="v4 depth sensor (v3 plus a flying-pixel halo around the silhouette), images only: "
+                        "the unlabeled real domain of the v4 pair.",
+        ),
+        ProceduralHandsConfig(
+            name="sensor_v4_labeled", imaging="sensor_v4", labeled=True,
+            description="v4 depth sensor with labels (disjoint seeds): oracle training and evaluation.",
+        ),
     ]
     DEFAULT_BUILDER_CONFIG_NAME = "synthetic"
     # config -> split -> number of examples. A class attribute so tests can shrink it.
@@ -110,6 +125,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         "sensor_v2_labeled": {"train": 6_000, "test": 1_000},
         "sensor_v3": {"train": 6_000},
         "sensor_v3_labeled": {"train": 6_000, "test": 1_000},
+        "sensor_v4": {"train": 6_000},
+        "sensor_v4_labeled": {"train": 6_000, "test": 1_000},
     }
 
     def _info(self) -> tfds.core.DatasetInfo:

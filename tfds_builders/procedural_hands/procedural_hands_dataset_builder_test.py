@@ -18,6 +18,8 @@ SMALL = {
     "sensor_v2_labeled": {"train": 2, "test": 2},
     "sensor_v3": {"train": 3},
     "sensor_v3_labeled": {"train": 2, "test": 2},
+    "sensor_v4": {"train": 3},
+    "sensor_v4_labeled": {"train": 2, "test": 2},
 }
 
 
@@ -103,6 +105,26 @@ class SensorV3LabeledTest(_SmallSplits, tfds.testing.DatasetBuilderTestCase):
 
     def test_labels_are_the_14_joints(self):
         builder = self._make_builder(config="sensor_v3_labeled")
+        self.assertEqual(builder.info.features["joints_uvd"].shape, (14, 3))
+        self.assertEqual(builder.info.supervised_keys, ("image", "joints_uvd"))
+
+
+class SensorV4Test(_SmallSplits, tfds.testing.DatasetBuilderTestCase):
+    BUILDER_CONFIG_NAMES_TO_TEST = ["sensor_v4"]
+    SPLITS = SMALL["sensor_v4"]
+
+    def test_sensor_v4_has_no_labels(self):
+        builder = self._make_builder(config="sensor_v4")
+        self.assertEqual(set(builder.info.features.keys()), {"image"})
+        self.assertIsNone(builder.info.supervised_keys)
+
+
+class SensorV4LabeledTest(_SmallSplits, tfds.testing.DatasetBuilderTestCase):
+    BUILDER_CONFIG_NAMES_TO_TEST = ["sensor_v4_labeled"]
+    SPLITS = SMALL["sensor_v4_labeled"]
+
+    def test_labels_are_the_14_joints(self):
+        builder = self._make_builder(config="sensor_v4_labeled")
         self.assertEqual(builder.info.features["joints_uvd"].shape, (14, 3))
         self.assertEqual(builder.info.supervised_keys, ("image", "joints_uvd"))
 

@@ -45,7 +45,8 @@ class SensorV3Config:
 DEFAULT_SENSOR_V3_CONFIG = SensorV3Config()
 
 
-def _disk(radius: int) -> np.ndarray:
+def disk_footprint(radius: int) -> np.ndarray:
+    """A disk of `radius` pixels as an ndimage footprint for (n, H, W) batches."""
     y, x = np.mgrid[-radius:radius + 1, -radius:radius + 1]
     return (x * x + y * y <= radius * radius)[None]  # (1, k, k): per image, never across the batch
 
@@ -59,7 +60,7 @@ def fatten_foreground(depth_mm: np.ndarray, radius_px: int, threshold_mm: float)
     depth = depth_mm.astype(np.float32, copy=True)
     if radius_px == 0:
         return depth
-    nearest = ndimage.minimum_filter(depth, footprint=_disk(radius_px))
+    nearest = ndimage.minimum_filter(depth, footprint=disk_footprint(radius_px))
     with np.errstate(invalid="ignore"):  # inf - inf on background far from the hand
         spread = (depth - nearest > threshold_mm) | (~np.isfinite(depth) & np.isfinite(nearest))
     return np.where(spread, nearest, depth)
