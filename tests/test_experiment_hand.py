@@ -18,8 +18,8 @@ from simgan_tf.joint_preservation import joint_depth_change
 
 TINY_SPLITS = {
     "synthetic": {"train": SMOKE.train_images * SMOKE.scale_factor, "test": 8},
-    "sensor_v3": {"train": SMOKE.real_images},
-    "sensor_v3_labeled": {"train": SMOKE.train_images, "test": SMOKE.test_images},
+    "sensor_v4": {"train": SMOKE.real_images},
+    "sensor_v4_labeled": {"train": SMOKE.train_images, "test": SMOKE.test_images},
 }
 
 

@@ -202,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--target", default=DEFAULT_TARGET, choices=sorted(TARGETS),
                    help="the pair of depth domains: the embedded procedural hands through a sensor whose defects "
                         "follow the geometry (sensor_v2), the same after the matching window's foreground fattening "
-                        "(sensor_v3), the same plus flying pixels around the silhouette (sensor_v4), "
+                        "(sensor_v3), the same plus flying pixels around the silhouette (sensor_v4, a defect a "
+                        "discriminator can see), "
                         "or the v1 sensor with per-image random defects "
                         "(sensor; tfds_builders/procedural_hands/README.md), or NYU hand pose (nyu: needs "
                         "--manual-dir with the dataset; uint16 depth end to end)")

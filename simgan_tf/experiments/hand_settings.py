@@ -42,6 +42,11 @@ QUICK_REFINER = dataclasses.replace(
         pretrain_d_steps=30,
         steps=1500,  # ceiling; the realism rule usually stops earlier
         learning_rate=0.0002,  # the paper's rate for hands
+        # The L1 term is summed over pixels: drawing sensor_v4's halo (~10 % of a 64 x 64 image
+        # moved by ~45 levels) costs ~90 at lambda 0.5, more than the whole adversarial term, and a
+        # label-free pilot's refiner drew none of it (critic 84.8 %); at 0.05 it drew about half
+        # (critic 66.8 %). docs/results/hands/README.md, "The v4 pair".
+        lambda_reg=0.05,
         checkpoint_every=50,
         log_every=10,
     ),
@@ -68,7 +73,8 @@ QUICK = HandExperimentSettings(
     label_images=500,
     notes={
         "refiner": "hand_quick layout (64 x 64, 5x5 kernels, 16 filters, 3 blocks), 100 + 30 pretraining, at most "
-                   "1500 adversarial steps at lr 0.0002 (stopped by the held-out realism rule), buffer 800",
+                   "1500 adversarial steps at lr 0.0002 (stopped by the held-out realism rule), buffer 800, "
+                   "lambda_reg 0.05 (chosen by a label-free pilot on sensor_v4; hand_quick's 0.5 drew no halo)",
         "estimator": "a smaller stacked hourglass than the paper's (HAND_ESTIMATOR_QUICK); early stopping on a "
                      "held-out tenth of each row's own training images",
         "estimator_size": "smaller than the paper's hourglass (see simgan_tf.config.HAND_ESTIMATOR_QUICK)",

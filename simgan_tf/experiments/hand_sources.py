@@ -37,7 +37,7 @@ TARGETS: dict[str, tuple[str, str, str]] = {
     "sensor": ("procedural_hands/synthetic", "procedural_hands/sensor", "procedural_hands/sensor_labeled"),
     "nyu": ("nyu_hand/synthetic", "nyu_hand/real", "nyu_hand/real"),
 }
-DEFAULT_TARGET = "sensor_v3"
+DEFAULT_TARGET = "sensor_v4"
 # procedural_hands' 8-bit encoding: 150 mm either side of the hand's median depth over 126.5 levels.
 PROCEDURAL_LEVEL_MM = 150.0 / 126.5
 
