@@ -43,7 +43,7 @@ QUICK_REFINER = dataclasses.replace(
         steps=1500,  # ceiling; the realism rule usually stops earlier
         learning_rate=0.0002,  # the paper's rate for hands
         # The L1 term is summed over pixels: drawing sensor_v4's halo (~10 % of a 64 x 64 image
-        # moved by ~45 levels) costs ~90 at lambda 0.5, more than the whole adversarial term, and a
+        # moved by ~45 levels) costs ~70 at lambda 0.5, more than the whole adversarial term, and a
         # label-free pilot's refiner drew none of it (critic 84.8 %); at 0.05 it drew about half
         # (critic 66.8 %). docs/results/hands/README.md, "The v4 pair".
         lambda_reg=0.05,
