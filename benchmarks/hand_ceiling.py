@@ -76,6 +76,25 @@ def imaged_synthetic(sensor: str, count: int, size: int) -> dict[str, np.ndarray
     return arrays
 
 
+def summarize(results: dict) -> dict:
+    """Means over the seeds measured so far, the gap and the held-fixed share; stored in
+    `results["summary"]` at every write, so a killed run's file agrees with its rows."""
+    critics = results.get("critic_vs_target_pct", {})
+    summary = {f"critic_{row}_pct": float(np.mean(list(v.values()))) for row, v in critics.items() if v}
+    for row, seeds in results.get("rows", {}).items():
+        if not seeds:
+            continue
+        errors = [v["mean_error_px"] for v in seeds.values()]
+        pck = [v["pck_5px_pct"] for v in seeds.values()]
+        summary[row] = {"mean_error_px": float(np.mean(errors)), "pck_5px_pct": float(np.mean(pck)), "seeds": len(errors)}
+    if all(r in summary for r in ("simulator", "oracle", "sensor_fixed")):
+        s, o, f = (summary[r]["mean_error_px"] for r in ("simulator", "oracle", "sensor_fixed"))
+        summary["gap_ratio"] = s / o
+        summary["fixed_recovers"] = (s - f) / (s - o) if s != o else None
+    results["summary"] = summary
+    return summary
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--target", default="sensor_v2", choices=[t for t in TARGETS if t != "nyu"])
@@ -113,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                                                  "train_seconds")}
             print(f"seed {seed} {row}: {r['pck_5px_pct']:.1f}% within 5 px, mean {r['mean_error_px']:.2f} px "
                   f"(steps {r['estimator_steps']}, {r['train_seconds']:.0f}s)", flush=True)
+            summarize(results)
             write_json_atomic(out_path, results)  # a kill mid-write keeps the pieces measured so far
     critics = results.setdefault("critic_vs_target_pct", {})
     for row in ("simulator", "sensor", "sensor_fixed"):
@@ -123,17 +143,9 @@ def main(argv: list[str] | None = None) -> int:
             done[str(seed)] = critic_accuracy(d.real, rows_data[row][0], settings.refiner.image, settings.critic,
                                               seed)["accuracy_pct"]
             print(f"critic seed {seed}: target vs {row} {done[str(seed)]:.1f}% held-out accuracy", flush=True)
+            summarize(results)
             write_json_atomic(out_path, results)
-    summary = {f"critic_{row}_pct": float(np.mean(list(v.values()))) for row, v in critics.items() if v}
-    for row, seeds in per_row.items():
-        errors = [v["mean_error_px"] for v in seeds.values()]
-        pck = [v["pck_5px_pct"] for v in seeds.values()]
-        summary[row] = {"mean_error_px": float(np.mean(errors)), "pck_5px_pct": float(np.mean(pck)), "seeds": len(errors)}
-    if all(r in summary for r in ("simulator", "oracle", "sensor_fixed")):
-        s, o, f = (summary[r]["mean_error_px"] for r in ("simulator", "oracle", "sensor_fixed"))
-        summary["gap_ratio"] = s / o
-        summary["fixed_recovers"] = (s - f) / (s - o) if s != o else None
-    results["summary"] = summary
+    summary = summarize(results)
     results["wall_seconds_last_invocation"] = round(time.time() - started, 1)
     results["command"] = "python benchmarks/hand_ceiling.py " + " ".join(argv if argv is not None else sys.argv[1:])
     write_json_atomic(out_path, results)
