@@ -478,7 +478,12 @@ def render_batch(rng: np.random.Generator, n: int, cfg: HandRenderConfig = DEFAU
     return RenderedBatch(depth, part, center, joint_labels(geom, center, cfg.size, cfg.cube_mm), geom, params)
 
 
+def stored_images(depth_mm: np.ndarray, batch: RenderedBatch, cfg: HandRenderConfig = DEFAULT_RENDER_CONFIG) -> np.ndarray:
+    """Depth of `batch`'s hands (clean or a sensor's reading, render grid) as stored: (n, size,
+    size, 1) uint8, encoded around the clean render's centre so every domain shares its scale."""
+    return upsample_nearest(encode_depth(depth_mm, batch.center_mm, cfg.cube_mm), cfg.size)[..., None]
+
+
 def to_uint8(batch: RenderedBatch, cfg: HandRenderConfig = DEFAULT_RENDER_CONFIG) -> np.ndarray:
     """The synthetic domain's stored images: (n, size, size, 1) uint8 of the clean depth."""
-    encoded = encode_depth(batch.depth_mm, batch.center_mm, cfg.cube_mm)
-    return upsample_nearest(encoded, cfg.size)[..., None]
+    return stored_images(batch.depth_mm, batch, cfg)

@@ -189,5 +189,4 @@ def sensor_images(batch: render.RenderedBatch, rng: np.random.Generator,
     hand), so clean and sensor images of one hand share their depth scale."""
     mm_per_px = batch.geometry.crop_mm / render_cfg.render_size
     depth = apply_sensor(batch.depth_mm, batch.params["camera_distance"], mm_per_px, rng, cfg)
-    encoded = render.encode_depth(depth, batch.center_mm, render_cfg.cube_mm)
-    return render.upsample_nearest(encoded, render_cfg.size)[..., None]
+    return render.stored_images(depth, batch, render_cfg)

@@ -75,5 +75,4 @@ def sensor_images(batch: render.RenderedBatch, rng: np.random.Generator,
     clean render's centre c (as `sensor_v2.sensor_images`)."""
     mm_per_px = batch.geometry.crop_mm / render_cfg.render_size
     depth = apply_sensor_v4(batch.depth_mm, mm_per_px, rng, cfg)
-    encoded = render.encode_depth(depth, batch.center_mm, render_cfg.cube_mm)
-    return render.upsample_nearest(encoded, render_cfg.size)[..., None]
+    return render.stored_images(depth, batch, render_cfg)
