@@ -129,3 +129,14 @@ def test_train_hand_experiment_flag_runs_the_hand_runner(capsys):
     assert info.value.code == 0
     out = capsys.readouterr().out
     assert "simgan_tf.experiments.hand" in out and "--target" in out
+
+
+def test_psi_and_lambda_flags_reach_every_hand_refiner():
+    from simgan_tf.experiments.common import refiner_preset
+    from simgan_tf.experiments.hand import settings_from_args
+
+    args = build_parser().parse_args(["--out", "x", "--smoke", "--psi", "foreground", "--lambda-reg", "0.5"])
+    settings = settings_from_args(args)
+    for variant in ("main", "no_history", "global_adversarial"):
+        training = refiner_preset(settings, variant, 0).training
+        assert training.psi == "foreground" and training.lambda_reg == 0.5

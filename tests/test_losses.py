@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from simgan_tf import losses
+from simgan_tf import config as cfg, losses
 from simgan_tf.losses import REAL, REFINED
 
 
@@ -132,8 +132,29 @@ def test_derivatives_psi_on_a_ramp():
     assert losses.self_regularization_loss(ramp + 0.3, ramp, "derivatives").numpy()[0] == pytest.approx(0.0, abs=1e-6)
 
 
+def test_foreground_psi_counts_only_the_synthetic_images_hand_pixels():
+    # A 1x4 depth row: background (the image's maximum, 1.0) at both ends, hand in between.
+    synthetic = tf.constant([[[[1.0], [-0.2], [0.1], [1.0]]]])
+    np.testing.assert_array_equal(losses.foreground_mask(synthetic).numpy().ravel(), [0, 1, 1, 0])
+    # Fattening the hand into the background and a flying pixel cost nothing ...
+    fattened = tf.constant([[[[-0.2], [-0.2], [0.1], [0.3]]]])
+    assert losses.self_regularization_loss(fattened, synthetic, psi="foreground").numpy()[0] == 0.0
+    assert losses.self_regularization_loss(fattened, synthetic).numpy()[0] == pytest.approx(1.2 + 0.7)
+    # ... changing the hand costs what identity charges there.
+    moved = tf.constant([[[[1.0], [0.3], [-0.4], [1.0]]]])
+    assert losses.self_regularization_loss(moved, synthetic, psi="foreground").numpy()[0] == pytest.approx(0.5 + 0.5)
+    # The background is each image's own maximum (uint16 fills, bright backgrounds alike).
+    two = tf.constant([[[[0.5], [0.2]]], [[[0.9], [0.9]]]])
+    np.testing.assert_array_equal(losses.foreground_mask(two).numpy().ravel(), [0, 1, 0, 0])
+
+
+def test_every_configured_psi_name_is_a_loss():
+    for name in cfg.PSI_NAMES:
+        losses.self_regularization_loss(tf.zeros((1, 2, 2, 1)), tf.zeros((1, 2, 2, 1)), psi=name)
+
+
 def test_unknown_psi_names_the_valid_ones():
-    with pytest.raises(ValueError, match="channel_mean.*derivatives.*identity"):
+    with pytest.raises(ValueError, match="channel_mean.*derivatives.*identity.*foreground"):
         losses.self_regularization_loss(tf.zeros((1, 2, 2, 1)), tf.zeros((1, 2, 2, 1)), psi="sobel")
     with pytest.raises(ValueError, match="unknown psi 'sobel'"):
         losses.refiner_loss(tf.zeros((1, 1, 1, 2)), tf.zeros((1, 2, 2, 1)), tf.zeros((1, 2, 2, 1)), 0.5, "sobel")

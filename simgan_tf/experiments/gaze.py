@@ -281,7 +281,7 @@ def settings_from_args(args: argparse.Namespace) -> ExperimentSettings:
     from simgan_tf import config as cfg
 
     settings = get_experiment_settings("smoke" if args.smoke else args.preset)
-    refiner = cfg.with_overrides(settings.refiner, steps=args.refiner_steps, lambda_reg=args.lambda_reg,
+    refiner = cfg.with_overrides(settings.refiner, steps=args.refiner_steps, lambda_reg=args.lambda_reg, psi=args.psi,
                                  learning_rate=args.learning_rate, buffer_size=args.buffer_size,
                                  precision=args.precision)
     return dataclasses.replace(settings, refiner=refiner)

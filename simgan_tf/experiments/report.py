@@ -205,8 +205,9 @@ def collect(
             "estimator_batch_size": settings.estimator.batch_size,
             "refiner_preset": settings.refiner.name,
             "refiner_training": {
-                k: getattr(t, k) for k in ("pretrain_r_steps", "pretrain_d_steps", "steps", "batch_size",
-                                           "lambda_reg", "learning_rate", "buffer_size", "k_g", "k_d")
+                **{k: getattr(t, k) for k in ("pretrain_r_steps", "pretrain_d_steps", "steps", "batch_size",
+                                              "lambda_reg", "learning_rate", "buffer_size", "k_g", "k_d")},
+                "psi": t.psi if isinstance(t.psi, str) else f"callable:{getattr(t.psi, '__name__', 'psi')}",
             },
             "critic_per_seed": critics,
             "critic_accuracy_unit": "percent held-out accuracy (50 = indistinguishable)",
