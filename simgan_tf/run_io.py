@@ -37,13 +37,19 @@ IMAGE_DTYPES = ("uint8", "uint16")
 RESUMABLE_CHANGES = {"steps", "checkpoint_every", "log_every", "max_checkpoints", "steps_per_call", "xla"}
 
 
+def psi_record(psi: cfg.Psi) -> str:
+    """How a run records psi: its name, or "callable:<name>" for a callable."""
+    if not callable(psi):
+        return psi
+    name = getattr(psi, "name", None) or getattr(psi, "__qualname__", None) or type(psi).__name__
+    return f"{cfg.CALLABLE_PSI_PREFIX}{name}"
+
+
 def preset_to_dict(preset: cfg.Preset) -> dict[str, Any]:
     """JSON-ready dict of a preset; a callable psi is recorded by name ("callable:<name>")."""
-    psi = preset.training.psi
-    if callable(psi):
-        name = getattr(psi, "name", None) or getattr(psi, "__qualname__", None) or type(psi).__name__
+    if callable(preset.training.psi):
         preset = dataclasses.replace(
-            preset, training=dataclasses.replace(preset.training, psi=f"{cfg.CALLABLE_PSI_PREFIX}{name}")
+            preset, training=dataclasses.replace(preset.training, psi=psi_record(preset.training.psi))
         )
     return dataclasses.asdict(preset)
 

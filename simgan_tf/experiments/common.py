@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from simgan_tf.config import PSI_NAMES
 from simgan_tf.experiments.layout import EXPERIMENT_FILE, REFINED_FILE, REFINER_DIR
 from simgan_tf.experiments.settings import REFINER_VARIANTS, StudySettings
 
@@ -271,7 +272,7 @@ def add_run_flags(parser: argparse.ArgumentParser, presets: list[str], preset_he
     g = parser.add_argument_group("refiner-side overrides (unset keeps the preset's value)")
     g.add_argument("--refiner-steps", type=int, help=refiner_steps_help)
     g.add_argument("--lambda-reg", type=float, help="self-regularization weight")
-    g.add_argument("--psi", choices=["identity", "channel_mean", "derivatives", "foreground"],
+    g.add_argument("--psi", choices=list(PSI_NAMES),
                    help="feature transform of the self-regularization loss (foreground: only the synthetic "
                         "image's non-background pixels count; for depth)")
     g.add_argument("--learning-rate", type=float, help="Adam learning rate of R and D")

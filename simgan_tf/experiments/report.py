@@ -154,6 +154,8 @@ def collect(
 ) -> dict[str, Any]:
     """The part of results.json every experiment shares: rows (error and score, mean, std and
     per seed), paired comparisons, gap recovered, critic, refiner stopping, piece times."""
+    from simgan_tf.run_io import psi_record  # TensorFlow-importing; only a finished run's report needs it
+
     out_dir = Path(out_dir)
     rows: dict[str, Any] = {}
     row_details: dict[str, Any] = {}
@@ -207,7 +209,7 @@ def collect(
             "refiner_training": {
                 **{k: getattr(t, k) for k in ("pretrain_r_steps", "pretrain_d_steps", "steps", "batch_size",
                                               "lambda_reg", "learning_rate", "buffer_size", "k_g", "k_d")},
-                "psi": t.psi if isinstance(t.psi, str) else f"callable:{getattr(t.psi, '__name__', 'psi')}",
+                "psi": psi_record(t.psi),
             },
             "critic_per_seed": critics,
             "critic_accuracy_unit": "percent held-out accuracy (50 = indistinguishable)",
