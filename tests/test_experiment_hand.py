@@ -140,3 +140,19 @@ def test_psi_and_lambda_flags_reach_every_hand_refiner():
     for variant in ("main", "no_history", "global_adversarial"):
         training = refiner_preset(settings, variant, 0).training
         assert training.psi == "foreground" and training.lambda_reg == 0.5
+
+
+def test_a_command_line_override_is_noted_beside_the_presets_refiner_note():
+    """experiment.json's refiner note describes the preset; an override must be recorded beside it."""
+    from simgan_tf.experiments.hand import settings_from_args
+    from simgan_tf.experiments.hand_settings import QUICK
+
+    plain = settings_from_args(build_parser().parse_args(["--out", "x"]))
+    assert "refiner_overrides" not in plain.notes and plain.notes == QUICK.notes
+    same = settings_from_args(build_parser().parse_args(["--out", "x", "--lambda-reg", str(QUICK.refiner.training.lambda_reg)]))
+    assert "refiner_overrides" not in same.notes
+    changed = settings_from_args(build_parser().parse_args(["--out", "x", "--lambda-reg", "0.005", "--refiner-steps", "700"]))
+    note = changed.notes["refiner_overrides"]
+    assert f"lambda_reg {QUICK.refiner.training.lambda_reg} -> 0.005" in note
+    assert f"steps {QUICK.refiner.training.steps} -> 700" in note
+    assert changed.notes["refiner"] == QUICK.notes["refiner"]  # the preset's own note is kept

@@ -103,6 +103,22 @@ def check_or_write_experiment(out_dir: Path, settings: StudySettings, sources: A
     write_json_atomic(path, {**current, "preset": settings.name, "notes": settings.notes})
 
 
+def with_refiner_overrides(settings: StudySettings, **overrides: Any) -> StudySettings:
+    """`settings` with the command line's refiner overrides (None = keep the preset's), and a
+    note of each change beside the preset's refiner note, which describes the preset's values:
+    experiment.json must not say lambda 0.05 for a run trained at 0.005."""
+    from simgan_tf import config as cfg  # imports nothing heavy, but keeps this module's top light
+
+    refiner = cfg.with_overrides(settings.refiner, **overrides)
+    changed = [f"{key} {getattr(settings.refiner.training, key)} -> {getattr(refiner.training, key)}"
+               for key in overrides
+               if getattr(refiner.training, key) != getattr(settings.refiner.training, key)]
+    notes = dict(settings.notes)
+    if changed:
+        notes["refiner_overrides"] = "set on the command line, replacing the preset's value: " + ", ".join(changed)
+    return dataclasses.replace(settings, refiner=refiner, notes=notes)
+
+
 # ---------------------------------------------------------------------------------------
 # Refiners.
 def refiner_preset(settings: StudySettings, variant: str, seed: int):

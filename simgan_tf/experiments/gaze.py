@@ -44,6 +44,7 @@ from simgan_tf.experiments.common import (  # noqa: F401  (refiner_preset, train
     add_run_flags,
     RefinerBank,
     check_or_write_experiment,
+    with_refiner_overrides,
     refine_images,
     refiner_preset,
     run_from_cli,
@@ -278,13 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from_args(args: argparse.Namespace) -> ExperimentSettings:
-    from simgan_tf import config as cfg
-
     settings = get_experiment_settings("smoke" if args.smoke else args.preset)
-    refiner = cfg.with_overrides(settings.refiner, steps=args.refiner_steps, lambda_reg=args.lambda_reg, psi=args.psi,
-                                 learning_rate=args.learning_rate, buffer_size=args.buffer_size,
-                                 precision=args.precision)
-    return dataclasses.replace(settings, refiner=refiner)
+    return with_refiner_overrides(settings, steps=args.refiner_steps, lambda_reg=args.lambda_reg, psi=args.psi,
+                                  learning_rate=args.learning_rate, buffer_size=args.buffer_size,
+                                  precision=args.precision)
 
 
 def sources_from_args(args: argparse.Namespace) -> SourceSpec:

@@ -33,6 +33,7 @@ from simgan_tf.experiments.common import (
     RefinerBank,
     add_run_flags,
     check_or_write_experiment,
+    with_refiner_overrides,
     run_from_cli,
     run_seeds,
 )
@@ -214,12 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from_args(args: argparse.Namespace) -> HandExperimentSettings:
-    from simgan_tf import config as cfg
-
     settings = get_hand_settings("smoke" if args.smoke else args.preset)
-    refiner = cfg.with_overrides(settings.refiner, steps=args.refiner_steps, lambda_reg=args.lambda_reg, psi=args.psi,
-                                 learning_rate=args.learning_rate, precision=args.precision)
-    return dataclasses.replace(settings, refiner=refiner)
+    return with_refiner_overrides(settings, steps=args.refiner_steps, lambda_reg=args.lambda_reg, psi=args.psi,
+                                  learning_rate=args.learning_rate, precision=args.precision)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
