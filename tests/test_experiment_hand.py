@@ -14,7 +14,7 @@ import pytest
 from simgan_tf.experiments import hand_report
 from simgan_tf.experiments.hand import build_parser, main
 from simgan_tf.experiments.hand_settings import HAND_ROWS, QUICK, SMOKE
-from simgan_tf.joint_preservation import joint_depth_change
+from simgan_tf.joint_preservation import joint_depth_change, silhouette_change
 
 TINY_SPLITS = {
     "synthetic": {"train": SMOKE.train_images * SMOKE.scale_factor, "test": 8},
@@ -54,6 +54,8 @@ def test_smoke_run_writes_every_output_and_field(smoke_run):
     assert set(results["comparisons"]) == set(hand_report.HAND_COMPARISONS)
     assert set(results["critic_accuracy"]) == {"refined_vs_real", "synthetic_vs_real"}
     assert set(results["joint_depth_change"]) == {"mean_levels", "mean_mm", "joints_lost_pct", "silhouette_iou"}
+    assert set(results["silhouette_change"]) == set(hand_report.SILHOUETTE_KEYS) | {"seeds_measured"}
+    assert 0.0 <= results["silhouette_change"]["hand_share_refined"]["mean"] <= 1.0
     assert set(results["refiner_stopping"]) == {"main", "no_history", "global_adversarial"}
     table = (out / "table.md").read_text()
     for row in HAND_ROWS:
@@ -105,6 +107,29 @@ def test_joint_depth_change_rejects_mismatched_inputs():
         joint_depth_change(images, images, np.zeros((3, 14, 2)))
     with pytest.raises(ValueError, match="uint8/uint16"):
         joint_depth_change(images.astype(np.float32), images, np.zeros((2, 14, 2)))
+
+
+def test_silhouette_change_hand_computed():
+    synthetic = np.full((2, 4, 4, 1), 255, np.uint8)
+    synthetic[:, 1:3, 1:3] = 100  # a 2 x 2 hand: 4 of 16 pixels
+    refined = synthetic.copy()
+    refined[0, 0, 1] = 110  # image 0: one background pixel drawn as hand (145 levels)
+    refined[1, 2, 2] = 255  # image 1: one hand pixel erased (+155 levels)
+    refined[1, 1, 1] = 102  # and one hand pixel moved by 2 levels
+    target = np.full((1, 4, 4), 255, np.uint8)
+    target[0, :2, :] = 50  # 8 of 16 pixels
+    res = silhouette_change(synthetic, refined, target)
+    assert res["hand_share_synthetic"] == pytest.approx(8 / 32)
+    assert res["hand_share_refined"] == pytest.approx(8 / 32)  # one drawn, one erased
+    assert res["drawn_share"] == pytest.approx(1 / 32) and res["erased_share"] == pytest.approx(1 / 32)
+    assert res["mean_change_on_hand_levels"] == pytest.approx((155 + 2) / 8)
+    assert res["mean_change_off_hand_levels"] == pytest.approx(145 / 24)
+    assert res["hand_share_target"] == pytest.approx(0.5)
+    assert "hand_share_target" not in silhouette_change(synthetic, refined)
+    with pytest.raises(ValueError, match="refined versions"):
+        silhouette_change(synthetic, refined[:1])
+    with pytest.raises(ValueError, match="one encoding"):
+        silhouette_change(synthetic, refined, target.astype(np.uint16))
 
 
 def test_quick_settings_are_consistent():

@@ -90,7 +90,7 @@ def run_seed(settings: HandExperimentSettings, d: HandData, seed: int, out_dir: 
     """Everything of one seed; each finished piece is a file, so a rerun skips it."""
     from simgan_tf.critic import critic_accuracy
     from simgan_tf.experiments.hand_report import JOINT_DEPTH_FILE
-    from simgan_tf.joint_preservation import joint_depth_change
+    from simgan_tf.joint_preservation import joint_depth_change, silhouette_change
     from simgan_tf.run_io import write_json_atomic
 
     seed_dir = out_dir / f"seed_{seed}"
@@ -129,14 +129,19 @@ def run_seed(settings: HandExperimentSettings, d: HandData, seed: int, out_dir: 
     if not label_path.exists():
         count = min(settings.label_images, len(d.synthetic))
         started = time.time()
-        res = joint_depth_change(d.synthetic[:count], refined("main", n_scaled)[:count], d.synthetic_joints[:count],
-                                 d.level_mm)
+        refined_main = refined("main", n_scaled)[:count]
+        res = joint_depth_change(d.synthetic[:count], refined_main, d.synthetic_joints[:count], d.level_mm)
         res.pop("changes_levels")
+        # label-free: hand drawn / erased, against the unlabeled target's hand share
+        res["silhouette"] = silhouette_change(d.synthetic[:count], refined_main, d.real)
         res["wall_seconds"] = round(time.time() - started, 1)
         write_json_atomic(label_path, res)
         mm = f" ({res['mean_mm']:.2f} mm)" if res["mean_mm"] is not None else ""
         log(f"{label} | label preservation: depth change at the joints {res['mean_levels']:.2f} levels{mm}, "
-            f"{res['joints_lost_pct']:.2f}% of joints lost, silhouette IoU {res['silhouette_iou']:.3f}")
+            f"{res['joints_lost_pct']:.2f}% of joints lost, silhouette IoU {res['silhouette_iou']:.3f}; hand pixels "
+            f"{100 * res['silhouette']['hand_share_synthetic']:.1f}% synthetic, "
+            f"{100 * res['silhouette']['hand_share_refined']:.1f}% refined, "
+            f"{100 * res['silhouette']['hand_share_target']:.1f}% target")
 
     critic_path = seed_dir / CRITIC_FILE
     if not critic_path.exists():

@@ -3,7 +3,8 @@
 results.json: rows.<row>.mean_error_px / pck_5px_pct: {mean, std, per_seed} (errors in pixels
 of the 224 x 224 crop whatever the resolution); comparisons (paired over seeds, 95 %
 t-intervals), gap_recovered (of the mean error, synthetic -> real), critic_accuracy (percent),
-joint_depth_change (label preservation), refiner_stopping, seeds, preset, wall_seconds, details.
+joint_depth_change (label preservation), silhouette_change (hand pixels drawn /
+erased, label-free), refiner_stopping, seeds, preset, wall_seconds, details.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from simgan_tf.intervals import t_interval
 from simgan_tf.run_io import write_json_atomic
 
 JOINT_DEPTH_FILE = "joint_depth_change.json"  # seed_N/: label preservation of the main refiner
+SILHOUETTE_KEYS = ("hand_share_synthetic", "hand_share_refined", "hand_share_target", "drawn_share", "erased_share")
 
 HAND_ROW_LABELS = {
     "synthetic": "Synthetic data",
@@ -77,6 +79,13 @@ def aggregate(out_dir: str | Path, settings: HandExperimentSettings, seeds: list
         key: t_interval([p[key] for p in measured]) if measured and all(p[key] is not None for p in measured) else None
         for key in ("mean_levels", "mean_mm", "joints_lost_pct", "silhouette_iou")
     }
+    # Label-free shape figures (joint_preservation.silhouette_change); seeds measured before the
+    # runner recorded them have none, and the intervals cover the seeds that do.
+    shapes = [p["silhouette"] for p in measured if p.get("silhouette")]
+    results["silhouette_change"] = None
+    if shapes:
+        results["silhouette_change"] = {key: t_interval([shape[key] for shape in shapes]) for key in SILHOUETTE_KEYS}
+        results["silhouette_change"]["seeds_measured"] = len(shapes)
     results["details"].update({
         "threshold_px": settings.threshold_px,
         "crop_px": settings.crop_px,
@@ -132,6 +141,18 @@ def markdown_table(results: dict[str, Any]) -> str:
         f"| Silhouette IoU, synthetic vs refined | {ci(joints.get('silhouette_iou'), 3)} |",
         f"| Critic accuracy, refined vs real (%; 50 = indistinguishable) | {ci(critic_ci.get('refined_vs_real'), 1)} |",
         f"| Critic accuracy, synthetic vs real (%) | {ci(critic_ci.get('synthetic_vs_real'), 1)} |",
+    ]
+    shape = results.get("silhouette_change")
+    if shape:
+        pct = {k: {**v, **{b: None if v[b] is None else 100 * v[b] for b in ("mean", "ci_low", "ci_high")}}
+               for k, v in shape.items() if isinstance(v, dict)}
+        lines += [
+            f"| Hand pixels, synthetic / refined / unlabeled real (%; {shape['seeds_measured']} seed(s)) | "
+            f"{ci(pct['hand_share_synthetic'], 1)} / {ci(pct['hand_share_refined'], 1)} / {ci(pct['hand_share_target'], 1)} |",
+            f"| Pixels drawn as hand / erased to background by refinement (%) | "
+            f"{ci(pct['drawn_share'], 1)} / {ci(pct['erased_share'], 1)} |",
+        ]
+    lines += [
         "",
         f"Estimators: stacked hourglass ({details.get('estimator_note')}), batch {details['estimator_batch_size']}, "
         f"trained until the heatmap loss on a held-out tenth of the row's own training images stopped improving "
