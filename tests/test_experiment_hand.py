@@ -181,3 +181,34 @@ def test_a_command_line_override_is_noted_beside_the_presets_refiner_note():
     assert f"lambda_reg {QUICK.refiner.training.lambda_reg} -> 0.005" in note
     assert f"steps {QUICK.refiner.training.steps} -> 700" in note
     assert changed.notes["refiner"] == QUICK.notes["refiner"]  # the preset's own note is kept
+
+
+def test_refiner_pilot_benchmark_measures_an_experiments_refiner_without_retraining(smoke_run, tmp_path):
+    """benchmarks/hand_refiner_pilot.py pointed at a seed folder reads its refiner back."""
+    import importlib.util
+
+    from tests.conftest import REPO_ROOT
+    from tfds_builders.procedural_hands import procedural_hands_dataset_builder as phb
+
+    spec = importlib.util.spec_from_file_location("hand_refiner_pilot", REPO_ROOT / "benchmarks" / "hand_refiner_pilot.py")
+    pilot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pilot)
+    out, args = smoke_run
+    refined_file = out / "seed_0" / "refiners" / "main" / "refined.npy"
+    before = refined_file.stat().st_mtime_ns
+    data_dir = args[args.index("--data-dir") + 1]
+    result_file, samples = tmp_path / "pilot.json", tmp_path / "pilot.png"
+    with mock.patch.object(phb.Builder, "SPLIT_SIZES", {**phb.Builder.SPLIT_SIZES, **TINY_SPLITS}):
+        assert pilot.main(["--preset", "smoke", "--work", str(out / "seed_0"), "--data-dir", data_dir,
+                           "--out", str(result_file), "--samples", str(samples)]) == 0
+    assert refined_file.stat().st_mtime_ns == before  # read back, not retrained
+    result = json.loads(result_file.read_text())
+    refined = np.load(refined_file)
+    assert result["silhouette"]["num_images"] == len(refined)
+    assert result["silhouette"]["hand_share_refined"] == pytest.approx(float((refined < 255).mean()))
+    saturation = result["saturation"]
+    assert saturation["num_images"] > 0
+    for key in ("median_dtanh_band", "median_dtanh_hand", "median_dtanh_far_background"):
+        assert 0.0 <= saturation[key] <= 1.0
+    assert result["kept_step"] >= 1 and "critic" not in result
+    assert samples.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
