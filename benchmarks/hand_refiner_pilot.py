@@ -6,7 +6,8 @@ RefinerBank, data, settings and seeds, with the command line's overrides), refin
 training images, and reports figures that need no label:
 
   silhouette   hand pixels of synthetic / refined / unlabeled target images, pixels drawn as
-               hand (the sensor's rim and halo) or erased, mean change on / off the hand
+               hand (the sensor's rim and halo) or erased, mean change on / off the hand;
+               a pixel within --margin levels of the background counts as background
                (simgan_tf.joint_preservation.silhouette_change)
   stopping     the realism rule's kept and stopped step, its critic trace
   saturation   d tanh / dz of the refiner's output on background pixels within --band px of
@@ -84,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", help="PNG grid: synthetic | refined | unpaired unlabeled target")
     p.add_argument("--critic", action="store_true", help="also train the experiment's fresh critic (~2-4 min)")
     p.add_argument("--band", type=float, default=6.0, help="background pixels within this many px of the hand")
+    p.add_argument("--margin", type=int, default=8,
+                   help="levels short of the background that still count as background (silhouette_change)")
     p.add_argument("--data-dir", help="where TFDS stores prepared datasets")
     return p
 
@@ -115,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "target": args.target, "preset": args.preset, "seed": args.seed, "lambda_reg": t.lambda_reg, "psi": t.psi,
         "learning_rate": t.learning_rate, "kept_step": kept_step,
-        "silhouette": silhouette_change(d.synthetic[:n_scaled], refined, d.real),
+        "silhouette": silhouette_change(d.synthetic[:n_scaled], refined, d.real, args.margin),
         "stopped": stopping.get("stopped"),
         "trace_critic_pct": [entry["critic_accuracy_pct"] for entry in stopping.get("trace", [])],
         "saturation": tanh_saturation(refiner, d.synthetic[:64], args.band),

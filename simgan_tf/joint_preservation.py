@@ -71,22 +71,28 @@ def joint_depth_change(synthetic: Any, refined: Any, joints_uv: Any, level_mm: f
     }
 
 
-def silhouette_change(synthetic: Any, refined: Any, target: Any | None = None) -> dict[str, Any]:
+def silhouette_change(synthetic: Any, refined: Any, target: Any | None = None,
+                      margin_levels: int = 8) -> dict[str, Any]:
     """Label-free shape figures of a depth refiner: how much hand it draws or erases.
 
     A sensor whose matching window fattens the hand and adds flying pixels around it
     (procedural_hands sensor_v3 / v4) has more hand pixels than a clean render; a refiner that
-    learned it must draw them, and one pinned near the identity draws none. Hand = nearer than
-    the dtype's largest value (the background). `target`, unpaired target images, gives the
-    share a refiner should approach. Shares are of all pixels, in [0, 1]; changes in levels.
+    learned it must draw them, and one pinned near the identity draws none. Hand = more than
+    `margin_levels` nearer than the dtype's largest value (the background): a tanh refiner
+    writes the background a few levels short of it beside the hand (its output saturates
+    there), which is not drawing hand (on sensor_v4, 8 levels = 9.5 mm, far from the halo's
+    ~84). `target`, unpaired target images, gives the share a refiner should approach.
+    Shares are of all pixels, in [0, 1]; changes in levels.
     """
     syn = _as_depth(synthetic, "synthetic")
     ref = _as_depth(refined, "refined")
     if syn.shape != ref.shape:
         raise ValueError(f"silhouette_change: synthetic {syn.shape} vs refined {ref.shape}; expected the refined "
                          "versions of the same images")
-    background = np.iinfo(syn.dtype).max
-    hand_syn, hand_ref = syn < background, ref < background
+    if margin_levels < 0:
+        raise ValueError(f"silhouette_change: margin_levels={margin_levels}; expected >= 0")
+    nearest_background = int(np.iinfo(syn.dtype).max) - margin_levels
+    hand_syn, hand_ref = syn < nearest_background, ref < nearest_background
     change = np.abs(ref.astype(np.float64) - syn.astype(np.float64))
     out: dict[str, Any] = {
         "hand_share_synthetic": float(hand_syn.mean()),
@@ -96,12 +102,13 @@ def silhouette_change(synthetic: Any, refined: Any, target: Any | None = None) -
         "mean_change_on_hand_levels": float(change[hand_syn].mean()) if hand_syn.any() else float("nan"),
         "mean_change_off_hand_levels": float(change[~hand_syn].mean()) if (~hand_syn).any() else float("nan"),
         "num_images": int(syn.shape[0]),
+        "background_margin_levels": int(margin_levels),
     }
     if target is not None:
         tgt = _as_depth(target, "target")
         if tgt.dtype != syn.dtype:
             raise ValueError(f"silhouette_change: target is {tgt.dtype}, synthetic {syn.dtype}; expected one encoding")
-        out["hand_share_target"] = float((tgt < background).mean())
+        out["hand_share_target"] = float((tgt < nearest_background).mean())
         out["num_target_images"] = int(tgt.shape[0])
     return out
 

@@ -116,14 +116,17 @@ def test_silhouette_change_hand_computed():
     refined[0, 0, 1] = 110  # image 0: one background pixel drawn as hand (145 levels)
     refined[1, 2, 2] = 255  # image 1: one hand pixel erased (+155 levels)
     refined[1, 1, 1] = 102  # and one hand pixel moved by 2 levels
+    refined[0, 3, 3] = 250  # a background pixel 5 levels short: within the margin, still background
     target = np.full((1, 4, 4), 255, np.uint8)
     target[0, :2, :] = 50  # 8 of 16 pixels
-    res = silhouette_change(synthetic, refined, target)
+    res = silhouette_change(synthetic, refined, target, margin_levels=8)
     assert res["hand_share_synthetic"] == pytest.approx(8 / 32)
     assert res["hand_share_refined"] == pytest.approx(8 / 32)  # one drawn, one erased
     assert res["drawn_share"] == pytest.approx(1 / 32) and res["erased_share"] == pytest.approx(1 / 32)
     assert res["mean_change_on_hand_levels"] == pytest.approx((155 + 2) / 8)
-    assert res["mean_change_off_hand_levels"] == pytest.approx(145 / 24)
+    assert res["mean_change_off_hand_levels"] == pytest.approx((145 + 5) / 24)
+    strict = silhouette_change(synthetic, refined, target, margin_levels=0)
+    assert strict["drawn_share"] == pytest.approx(2 / 32)  # without the margin the 250 counts as hand
     assert res["hand_share_target"] == pytest.approx(0.5)
     assert "hand_share_target" not in silhouette_change(synthetic, refined)
     with pytest.raises(ValueError, match="refined versions"):
