@@ -179,9 +179,9 @@ def test_a_command_line_override_is_noted_beside_the_presets_refiner_note():
     assert "refiner_overrides" not in plain.notes and plain.notes == QUICK.notes
     same = settings_from_args(build_parser().parse_args(["--out", "x", "--lambda-reg", str(QUICK.refiner.training.lambda_reg)]))
     assert "refiner_overrides" not in same.notes
-    changed = settings_from_args(build_parser().parse_args(["--out", "x", "--lambda-reg", "0.005", "--refiner-steps", "700"]))
+    changed = settings_from_args(build_parser().parse_args(["--out", "x", "--lambda-reg", "0.02", "--refiner-steps", "700"]))
     note = changed.notes["refiner_overrides"]
-    assert f"lambda_reg {QUICK.refiner.training.lambda_reg} -> 0.005" in note
+    assert f"lambda_reg {QUICK.refiner.training.lambda_reg} -> 0.02" in note
     assert f"steps {QUICK.refiner.training.steps} -> 700" in note
     assert changed.notes["refiner"] == QUICK.notes["refiner"]  # the preset's own note is kept
 
