@@ -92,6 +92,10 @@ class RefinerConfig:
     # blobs) that D can key on; "reflect" mirrors the image instead, so an edge looks like
     # the interior. Changes no shapes: weights are interchangeable between the two.
     padding: str = "zero"
+    # Append two channels, x and y in [-1, 1] across the image, to R's input (CoordConv). Without
+    # them a refiner with reflect padding cannot tell the centre from a corner, so it cannot draw a
+    # look that depends on where a pixel sits in the frame, such as a lens's vignetting.
+    position_channels: bool = False
 
     def __post_init__(self) -> None:
         _require(self.padding in REFINER_PADDINGS,

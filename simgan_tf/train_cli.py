@@ -43,6 +43,9 @@ def build_parser(task: str) -> argparse.ArgumentParser:
     g.add_argument("--no-history", action="store_true", help="ablation: D sees only current refined images")
     g.add_argument("--discriminator-head", choices=["local", "global"],
                    help="'local' patch map (paper) or 'global' single decision (ablation)")
+    g.add_argument("--position-channels", action="store_true",
+                   help="give the refiner x and y across the image as two more input channels (CoordConv), so it "
+                        "can draw looks that depend on the position in the frame, such as a lens's vignetting")
     g.add_argument("--k-g", type=int, help="refiner steps per iteration (paper: 2; Algorithm 1 also prints 50)")
     g.add_argument("--k-d", type=int, help="discriminator steps per iteration")
     g.add_argument("--learning-rate", type=float, help="Adam learning rate of R and D")
@@ -150,7 +153,8 @@ def resolve_preset(args: argparse.Namespace, task: str) -> cfg.Preset:
     disc = preset.discriminator
     if args.discriminator_head:
         disc = dataclasses.replace(disc, head=args.discriminator_head)
-    return dataclasses.replace(preset, data=data, discriminator=disc)
+    refiner = dataclasses.replace(preset.refiner, position_channels=True) if args.position_channels else preset.refiner
+    return dataclasses.replace(preset, data=data, discriminator=disc, refiner=refiner)
 
 
 def auto_precision(preset: cfg.Preset, run_dir: Path) -> tuple[cfg.Preset, str]:

@@ -170,3 +170,17 @@ def test_precision_flag_reaches_every_refiner():
     assert settings.refiner.training.precision == "mixed_bfloat16"
     for variant in ("main", "no_history", "global_adversarial"):
         assert refiner_preset(settings, variant, 0).training.precision == "mixed_bfloat16"
+
+
+def test_position_channels_flag_reaches_every_refiner_and_is_noted():
+    from simgan_tf.experiments.gaze import build_parser, settings_from_args
+
+    plain = settings_from_args(build_parser().parse_args(["--out", "x"]))
+    assert not plain.refiner.refiner.position_channels and "refiner_overrides" not in plain.notes
+    settings = settings_from_args(build_parser().parse_args(["--out", "x", "--position-channels", "--lambda-reg", "0.1"]))
+    for variant in ("main", "no_history", "global_adversarial"):
+        preset = refiner_preset(settings, variant, 0)
+        assert preset.refiner.position_channels and preset.training.lambda_reg == 0.1
+        assert preset.refiner.padding == QUICK.refiner.refiner.padding  # the rest of the architecture is kept
+    note = settings.notes["refiner_overrides"]
+    assert "position_channels False -> True" in note and f"lambda_reg {QUICK.refiner.training.lambda_reg} -> 0.1" in note

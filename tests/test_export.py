@@ -288,6 +288,21 @@ def test_parity_failure_fails_loudly_and_writes_nothing(tmp_path, monkeypatch, i
     assert list((tmp_path / "bad").iterdir()) == []
 
 
+def test_a_refiner_with_position_channels_exports_to_every_flavour(tmp_path, images):
+    """The x / y channels are computed inside the model: the signatures still take the image
+    alone, and every flavour (int8 included) matches Keras within its tolerance."""
+    preset = dataclasses.replace(TINY_EXPORT, refiner=dataclasses.replace(TINY_EXPORT.refiner, position_channels=True))
+    refiner = write_run(tmp_path / "run", preset)
+    record = export_run(tmp_path / "run", "positioned", out=tmp_path / "out", representative=images[:48],
+                        holdout=images[48:])
+    assert sorted(record["tflite"]) == sorted(FLAVOURS)
+    assert all(record["tflite"][f]["parity"].get("passed", record["tflite"][f]["parity"].get("meets_goal"))
+               for f in FLAVOURS)
+    served = SavedModelRefiner(tmp_path / "out" / "positioned" / "1")
+    refined = served.refine_uint8(images[48:52]).astype(int)
+    assert np.abs(refined - keras_reference(refiner, images[48:52])[1].astype(int)).max() <= 1
+
+
 # --- versions -----------------------------------------------------------------------------
 def test_versions_never_overwritten_without_overwrite(tmp_path, run_dir, images, capsys):
     quick = ExportConfig(flavours=(), warmup_batch_sizes=(1,))  # versioning concerns the SavedModel

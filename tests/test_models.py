@@ -295,3 +295,38 @@ def test_refiner_padding_is_validated():
         RefinerConfig(padding="mirror")
     with pytest.raises(ValueError, match="odd kernel"):
         build_refiner(ImageSpec(8, 8, 1), RefinerConfig(filters=2, kernel=4, num_blocks=1, padding="reflect"))
+
+
+# --- position channels ---------------------------------------------------------------------
+POSITIONED = dataclasses.replace(TINY_REFINER, padding="reflect", position_channels=True)
+
+
+def test_position_channels_run_from_minus_one_to_one_across_the_image():
+    from simgan_tf.models.refiner import PositionChannels
+
+    out = PositionChannels()(tf.zeros((2, 5, 7, 1))).numpy()
+    assert out.shape == (2, 5, 7, 3)
+    np.testing.assert_allclose(out[0, 0, :, 1], np.linspace(-1, 1, 7), atol=1e-6)  # x along a row
+    np.testing.assert_allclose(out[1, :, 3, 2], np.linspace(-1, 1, 5), atol=1e-6)  # y down a column
+    assert np.all(out[..., 0] == 0)  # the image itself is untouched
+
+
+def test_only_a_positioned_refiner_can_vary_a_uniform_image_across_the_frame():
+    """A uniform input through reflect padding gives a uniform output: without position the
+    refiner cannot draw vignetting. With position channels the same input varies."""
+    flat = tf.fill((1, 12, 16, 1), 0.3)
+    plain = build_refiner(ImageSpec(12, 16, 1), dataclasses.replace(POSITIONED, position_channels=False), seed=0)
+    positioned = build_refiner(ImageSpec(12, 16, 1), POSITIONED, seed=0)
+    assert float(tf.math.reduce_std(plain(flat))) < 1e-6
+    assert float(tf.math.reduce_std(positioned(flat))) > 1e-3
+    assert positioned.get_layer("refiner_conv_in").kernel.shape == (3, 3, 3, 4)
+
+
+def test_positioned_refiner_saves_loads_and_runs_at_other_sizes(tmp_path):
+    model = build_refiner(ImageSpec(12, 16, 1), POSITIONED, dynamic_spatial=True, seed=0)
+    path = tmp_path / "positioned.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    x = tf.random.uniform((2, 20, 9, 1), -1, 1, seed=1)
+    np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), atol=1e-6)
+    assert loaded(x).shape == (2, 20, 9, 1)

@@ -1,4 +1,5 @@
 """train_gaze.py command line: documented flags, clear errors, an end-to-end tiny run."""
+import dataclasses
 import json
 import subprocess
 import sys
@@ -41,6 +42,9 @@ def test_flags_override_preset_and_defaults_keep_it():
     assert preset.discriminator.head == "global"
     assert preset.data.real == "some/folder/of/images"
     assert preset.training.batch_size == cfg.GAZE_PAPER.training.batch_size
+    assert not preset.refiner.position_channels
+    positioned = train_cli.resolve_preset(parser.parse_args(["--position-channels"]), "gaze")
+    assert positioned.refiner == dataclasses.replace(cfg.GAZE_QUICK.refiner, position_channels=True)
 
 
 def test_the_main_jobs_realism_rule_ignores_saturated_checks_like_the_experiments(tmp_path):

@@ -104,15 +104,23 @@ def check_or_write_experiment(out_dir: Path, settings: StudySettings, sources: A
 
 
 def with_refiner_overrides(settings: StudySettings, **overrides: Any) -> StudySettings:
-    """`settings` with the command line's refiner overrides (None = keep the preset's), and a
+    """`settings` with the command line's refiner overrides (None = keep the preset's; a
+    RefinerConfig field such as position_channels changes the architecture, any other key a
+    TrainingConfig field), and a
     note of each change beside the preset's refiner note, which describes the preset's values:
     experiment.json must not say lambda 0.05 for a run trained at 0.005."""
     from simgan_tf import config as cfg  # imports nothing heavy, but keeps this module's top light
 
-    refiner = cfg.with_overrides(settings.refiner, **overrides)
-    changed = [f"{key} {getattr(settings.refiner.training, key)} -> {getattr(refiner.training, key)}"
-               for key in overrides
-               if getattr(refiner.training, key) != getattr(settings.refiner.training, key)]
+    architecture = {f.name for f in dataclasses.fields(cfg.RefinerConfig)}
+    model = {k: v for k, v in overrides.items() if k in architecture and v is not None}
+    refiner = cfg.with_overrides(settings.refiner, **{k: v for k, v in overrides.items() if k not in architecture})
+    refiner = dataclasses.replace(refiner, refiner=dataclasses.replace(refiner.refiner, **model))
+
+    def value(preset, key):
+        return getattr(preset.refiner if key in architecture else preset.training, key)
+
+    changed = [f"{key} {value(settings.refiner, key)} -> {value(refiner, key)}"
+               for key in overrides if value(refiner, key) != value(settings.refiner, key)]
     notes = dict(settings.notes)
     if changed:
         notes["refiner_overrides"] = "set on the command line, replacing the preset's value: " + ", ".join(changed)
@@ -294,6 +302,9 @@ def add_run_flags(parser: argparse.ArgumentParser, presets: list[str], preset_he
     g.add_argument("--learning-rate", type=float, help="Adam learning rate of R and D")
     g.add_argument("--precision", choices=["float32", "mixed_bfloat16", "mixed_float16"],
                    help="Keras dtype policy of every refiner and discriminator (estimators and critics stay float32)")
+    g.add_argument("--position-channels", action="store_true", default=None,
+                   help="give every refiner x and y across the image as two more input channels, so it can draw "
+                        "looks that depend on the position in the frame (a lens's vignetting)")
     return g
 
 

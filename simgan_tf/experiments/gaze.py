@@ -282,7 +282,7 @@ def settings_from_args(args: argparse.Namespace) -> ExperimentSettings:
     settings = get_experiment_settings("smoke" if args.smoke else args.preset)
     return with_refiner_overrides(settings, steps=args.refiner_steps, lambda_reg=args.lambda_reg, psi=args.psi,
                                   learning_rate=args.learning_rate, buffer_size=args.buffer_size,
-                                  precision=args.precision)
+                                  precision=args.precision, position_channels=args.position_channels)
 
 
 def sources_from_args(args: argparse.Namespace) -> SourceSpec:

@@ -222,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from_args(args: argparse.Namespace) -> HandExperimentSettings:
     settings = get_hand_settings("smoke" if args.smoke else args.preset)
     return with_refiner_overrides(settings, steps=args.refiner_steps, lambda_reg=args.lambda_reg, psi=args.psi,
-                                  learning_rate=args.learning_rate, precision=args.precision)
+                                  learning_rate=args.learning_rate, precision=args.precision,
+                                  position_channels=args.position_channels)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

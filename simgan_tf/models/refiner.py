@@ -64,6 +64,24 @@ class ReflectPadding2D(layers.Layer):
         return {**super().get_config(), "pad": self.pad}
 
 
+@keras.saving.register_keras_serializable(package="simgan_tf")
+class PositionChannels(layers.Layer):
+    """Append x and y, each running from -1 to 1 across the image, as two more channels, so the
+    convolutions that follow know where in the frame they are (RefinerConfig.position_channels).
+    Computed from the input's shape, so it works at any image size and exports as constants."""
+
+    def call(self, inputs):
+        shape = tf.shape(inputs)
+        ys = tf.linspace(-1.0, 1.0, shape[1])
+        xs = tf.linspace(-1.0, 1.0, shape[2])
+        yy, xx = tf.meshgrid(ys, xs, indexing="ij")
+        grid = tf.cast(tf.stack([xx, yy], axis=-1)[None], inputs.dtype)
+        return tf.concat([inputs, tf.tile(grid, [shape[0], 1, 1, 1])], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], None if input_shape[-1] is None else input_shape[-1] + 2)
+
+
 def build_refiner(
     image: ImageSpec,
     cfg: RefinerConfig,
@@ -73,6 +91,8 @@ def build_refiner(
     seed: int | None = None,
 ) -> keras.Model:
     """Build R: conv k x k + ReLU -> `num_blocks` ResNet blocks -> conv 1x1 -> tanh.
+
+    With `cfg.position_channels` the first conv also sees x and y across the image.
 
     Each block is conv k x k + ReLU, conv k x k, add the block input, ReLU. 'same'
     padding (zeros, or the image mirrored with `cfg.padding="reflect"`) keeps the output
@@ -94,7 +114,8 @@ def build_refiner(
         return layers.Conv2D(filters, kernel, padding="same", kernel_initializer=initializer(),
                              name=f"{name}_{label}")(tensor)
 
-    x = conv(inputs, cfg.kernel, cfg.filters, "conv_in")
+    x = PositionChannels(name=f"{name}_position")(inputs) if cfg.position_channels else inputs
+    x = conv(x, cfg.kernel, cfg.filters, "conv_in")
     x = layers.ReLU(name=f"{name}_relu_in")(x)
     for block in range(1, cfg.num_blocks + 1):
         prefix = f"block{block}"
