@@ -162,3 +162,25 @@ def test_ceiling_rows_for_a_suite_camera(ceiling, scenes):
     assert ceiling.gap_summary(runs) == pytest.approx({"synthetic_over_camera": 1.5, "fixed_recovers_pct": 60.0})
     with pytest.raises(SystemExit):
         ceiling.main(["--camera", "webcam", "--variants", "lit_simulator"])
+
+
+def test_radial_profile_finds_the_defocus_cameras_vignetting_and_none_in_a_flat_image():
+    """benchmarks/radial_profile.py: falloff 1.0 without vignetting; below it towards the corners
+    of the defocus camera's images of a uniform scene, and not for the webcam's."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from radial_profile import falloff, normalised_radius2
+
+    flat = np.full((4, 35, 55, 1), 128, np.uint8)
+    np.testing.assert_allclose(falloff(flat, flat), 1.0)
+    r2 = normalised_radius2(35, 55)
+    assert r2.min() >= 0 and np.isclose(r2.max(), 1.0) and np.isclose(r2[0, 0], 1.0)
+    shaded = (flat * (1.0 - 0.5 * r2)[None, :, :, None]).astype(np.float64)
+    assert np.all(np.diff(falloff(shaded, flat)) < 0)
+    rng = np.random.default_rng(0)
+    defocused = camera_suite.get_camera("defocus").apply(flat, rng)
+    webcam = camera_suite.get_camera("webcam").apply(flat, rng)
+    assert falloff(defocused, flat)[-1] < 0.8
+    assert abs(falloff(webcam, flat)[-1] - 1.0) < 0.05
