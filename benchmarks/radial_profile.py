@@ -18,7 +18,6 @@ the target. Needs a seed's refined.npy on this machine (not committed):
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
