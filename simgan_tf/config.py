@@ -21,8 +21,8 @@ from typing import Any, Callable, Literal, Union
 
 from tfds_builders.constants import GAZE_IMAGE_SHAPE, HAND_IMAGE_SHAPE
 
-PsiName = Literal["identity", "channel_mean", "derivatives", "foreground"]
-PSI_NAMES: tuple[str, ...] = ("identity", "channel_mean", "derivatives", "foreground")
+PsiName = Literal["identity", "channel_mean", "derivatives", "low_pass", "foreground"]
+PSI_NAMES: tuple[str, ...] = ("identity", "channel_mean", "derivatives", "low_pass", "foreground")
 # psi may also be a callable (e.g. a frozen Keras feature extractor). A run directory records
 # it as "callable:<name>"; resuming such a run needs the callable passed again.
 Psi = Union[str, Callable[..., Any]]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Callable, Union
 
+import numpy as np
 import tensorflow as tf
 
 REFINED = 0
@@ -30,11 +31,39 @@ def _derivatives(images: tf.Tensor) -> tf.Tensor:
     return tf.concat([dx, dy], axis=-1)
 
 
+# Low-pass psi: both images blurred by a Gaussian of this sigma before the L1. A change of
+# content or of brightness at scales above ~2 sigma costs what it costs under identity, while
+# detail finer than that (a lens's blur, a sensor's grain) is nearly free to add or remove.
+LOW_PASS_SIGMA_PX = 2.0
+
+
+def _gaussian_kernel(sigma: float) -> np.ndarray:
+    radius = int(np.ceil(2.0 * sigma))
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    g = np.exp(-0.5 * (x / sigma) ** 2)
+    g /= g.sum()
+    return np.outer(g, g).astype(np.float32)
+
+
+def _low_pass(images: tf.Tensor, sigma: float = LOW_PASS_SIGMA_PX) -> tf.Tensor:
+    """Gaussian blur per channel, same size; normalised at the borders so a flat image stays flat."""
+    channels = images.shape[-1]
+    if channels is None:
+        raise ValueError("low_pass psi: the images' channel count must be known")
+    kernel = tf.constant(np.repeat(_gaussian_kernel(sigma)[:, :, None, None], channels, axis=2))
+
+    def blur(x: tf.Tensor) -> tf.Tensor:
+        return tf.nn.depthwise_conv2d(x, kernel, strides=[1, 1, 1, 1], padding="SAME")
+
+    return blur(images) / blur(tf.ones_like(images))
+
+
 # psi of the self-regularisation loss: which features of the synthetic image R must keep.
 PSI_TRANSFORMS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {
     "identity": tf.identity,
     "channel_mean": _channel_mean,  # keep brightness, let R change colour
     "derivatives": _derivatives,  # keep edges, let R shift intensities
+    "low_pass": _low_pass,  # keep coarse content, let R blur edges or add grain
 }
 
 # Masked psi: L1 on identity features, counted only where the *synthetic* image is foreground,

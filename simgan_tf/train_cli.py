@@ -37,8 +37,9 @@ def build_parser(task: str) -> argparse.ArgumentParser:
     g.add_argument("--batch-size", type=int, help="images per step (even: D sees b/2 current + b/2 history)")
     g.add_argument("--lambda-reg", type=float, help="weight of the self-regularization L1 loss")
     g.add_argument("--psi", choices=list(cfg.PSI_NAMES),
-                   help="feature transform psi of the self-regularization loss (foreground: L1 only on the "
-                        "synthetic image's non-background pixels, for depth sensors' silhouette defects)")
+                   help="feature transform psi of the self-regularization loss (low_pass: both images blurred "
+                        "first, so R may blur edges or add grain; foreground: L1 only on the synthetic image's "
+                        "non-background pixels, for depth sensors' silhouette defects)")
     g.add_argument("--buffer-size", type=int, help="history buffer capacity B (images)")
     g.add_argument("--no-history", action="store_true", help="ablation: D sees only current refined images")
     g.add_argument("--discriminator-head", choices=["local", "global"],

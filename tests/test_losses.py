@@ -132,6 +132,37 @@ def test_derivatives_psi_on_a_ramp():
     assert losses.self_regularization_loss(ramp + 0.3, ramp, "derivatives").numpy()[0] == pytest.approx(0.0, abs=1e-6)
 
 
+def test_low_pass_psi_charges_coarse_changes_and_not_fine_ones():
+    height, width = 20, 30
+    base = tf.random.stateless_uniform((1, height, width, 3), seed=(1, 2), minval=-0.5, maxval=0.5)
+    # A flat image stays flat (borders normalised): an offset costs what identity charges.
+    assert losses.self_regularization_loss(base + 0.3, base, "low_pass").numpy()[0] == pytest.approx(
+        0.3 * height * width * 3, rel=1e-4)
+    # A checkerboard (the finest detail an image holds) is all but free; identity charges it in full.
+    rows, cols = np.indices((height, width))
+    checker = tf.constant((0.2 * (-1.0) ** (rows + cols))[None, :, :, None].repeat(3, axis=-1), tf.float32)
+    full = losses.self_regularization_loss(base + checker, base).numpy()[0]
+    low = losses.self_regularization_loss(base + checker, base, "low_pass").numpy()[0]
+    assert full == pytest.approx(0.2 * height * width * 3, rel=1e-4)
+    assert low < 0.01 * full
+    # Blurring a sharp edge by a lens-sized box costs about a third of what identity charges,
+    # while moving the edge by 3 px costs about as much as under identity.
+    def step_at(column: int) -> tf.Tensor:
+        step = np.where(np.arange(width) < column, -1.0, 1.0)[None, None, :, None].repeat(height, axis=1)
+        return tf.constant(step, tf.float32)
+
+    edge = step_at(width // 2)
+    blurred = tf.nn.avg_pool2d(tf.pad(edge, [[0, 0], [0, 0], [2, 2], [0, 0]], mode="SYMMETRIC"), [1, 5], 1, "VALID")
+    assert losses.self_regularization_loss(blurred, edge, "low_pass").numpy()[0] < 0.4 * (  # 0.32
+        losses.self_regularization_loss(blurred, edge).numpy()[0])
+    moved = step_at(width // 2 + 3)
+    moved_low = losses.self_regularization_loss(moved, edge, "low_pass").numpy()[0]
+    moved_full = losses.self_regularization_loss(moved, edge).numpy()[0]
+    assert moved_low > 0.5 * moved_full
+    # Channels are filtered separately: the features keep the images' shape.
+    assert losses.PSI_TRANSFORMS["low_pass"](base).shape == base.shape
+
+
 def test_foreground_psi_counts_only_the_synthetic_images_hand_pixels():
     # A 1x4 depth row: background (the image's maximum, 1.0) at both ends, hand in between.
     synthetic = tf.constant([[[[1.0], [-0.2], [0.1], [1.0]]]])

@@ -297,8 +297,9 @@ def add_run_flags(parser: argparse.ArgumentParser, presets: list[str], preset_he
     g.add_argument("--refiner-steps", type=int, help=refiner_steps_help)
     g.add_argument("--lambda-reg", type=float, help="self-regularization weight")
     g.add_argument("--psi", choices=list(PSI_NAMES),
-                   help="feature transform of the self-regularization loss (foreground: only the synthetic "
-                        "image's non-background pixels count; for depth)")
+                   help="feature transform of the self-regularization loss (low_pass: both images blurred first, "
+                        "so R may blur edges or add grain; foreground: only the synthetic image's non-background "
+                        "pixels count; for depth)")
     g.add_argument("--learning-rate", type=float, help="Adam learning rate of R and D")
     g.add_argument("--precision", choices=["float32", "mixed_bfloat16", "mixed_float16"],
                    help="Keras dtype policy of every refiner and discriminator (estimators and critics stay float32)")
