@@ -140,6 +140,7 @@ def resolve_preset(args: argparse.Namespace, task: str) -> cfg.Preset:
         stop_min_steps=args.stop_min_steps,
         stop_saturated_pct=args.stop_saturated_pct,
         stop_heldout=args.stop_heldout,
+        position_channels=True if args.position_channels else None,
     )
     data_changes = {
         "synthetic": args.synthetic,
@@ -154,8 +155,7 @@ def resolve_preset(args: argparse.Namespace, task: str) -> cfg.Preset:
     disc = preset.discriminator
     if args.discriminator_head:
         disc = dataclasses.replace(disc, head=args.discriminator_head)
-    refiner = dataclasses.replace(preset.refiner, position_channels=True) if args.position_channels else preset.refiner
-    return dataclasses.replace(preset, data=data, discriminator=disc, refiner=refiner)
+    return dataclasses.replace(preset, data=data, discriminator=disc)
 
 
 def auto_precision(preset: cfg.Preset, run_dir: Path) -> tuple[cfg.Preset, str]:

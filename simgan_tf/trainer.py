@@ -139,7 +139,8 @@ class SimGAN(keras.Model):
         """The paper's R and D for a preset ("gaze_quick", "gaze_paper", "hand_quick", "hand_paper").
 
         `training_overrides` replace TrainingConfig fields (steps=..., psi=..., precision=...:
-        the networks are built under that Keras dtype policy). Initial weights come from the
+        the networks are built under that Keras dtype policy) or RefinerConfig ones
+        (position_channels=True, filters=...). Initial weights come from the
         training seed alone (seeded initializers; no global random state is touched), so a
         preset and a seed give the same networks every time.
         """

@@ -34,6 +34,8 @@ def test_readme_example_runs_as_written_and_resumes(tmp_path, monkeypatch):
     assert not np.array_equal(refined, synthetic)
     run_dir = tmp_path / "runs" / "api_demo"
     assert (run_dir / "config.json").is_file() and list((run_dir / "checkpoints").glob("ckpt-*.index"))
+    trace = json.loads((run_dir / "stopping.json").read_text())  # the example's RealismStopping
+    assert trace["trace"] and all(trace["monitor"] in check for check in trace["trace"])
     done = int(gan.step.numpy())
     # The same code again resumes: the model is restored, nothing is retrained.
     namespace2: dict = {}

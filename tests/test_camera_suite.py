@@ -184,3 +184,40 @@ def test_radial_profile_finds_the_defocus_cameras_vignetting_and_none_in_a_flat_
     webcam = camera_suite.get_camera("webcam").apply(flat, rng)
     assert falloff(defocused, flat)[-1] < 0.8
     assert abs(falloff(webcam, flat)[-1] - 1.0) < 0.05
+
+
+def test_a_disk_smaller_than_a_pixel_is_no_blur():
+    for radius in (0.0, 0.01, 0.2):
+        kernel = camera_suite._disk_kernel(radius)
+        assert np.isfinite(kernel).all() and kernel.sum() == pytest.approx(1.0)
+        assert kernel.max() == 1.0  # all the light stays in the centre pixel
+    wide = camera_suite._disk_kernel(2.2)
+    assert wide.sum() == pytest.approx(1.0) and wide.max() < 0.1
+
+
+def test_critic_components_switch_off_exactly_the_named_part(scenes):
+    """benchmarks/critic_components.py: each neutral part changes the fixed camera's output, and
+    with every part of the defocus camera neutral the image is the scene (up to rounding)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from critic_components import NEUTRAL_PARTS, image_statistics, without_parts
+
+    for name, parts in NEUTRAL_PARTS.items():
+        camera = camera_suite.get_camera(name)
+        fixed = camera.fixed().apply(scenes)
+        for part, neutral in parts.items():
+            changed = without_parts(camera, neutral).apply(scenes)
+            assert changed.shape == fixed.shape and not np.array_equal(changed, fixed), (name, part)
+    defocus = camera_suite.get_camera("defocus")
+    everything_off = {k: v for part in NEUTRAL_PARTS["defocus"].values() for k, v in part.items()}
+    plain = without_parts(defocus, everything_off).apply(scenes)
+    assert np.abs(plain.astype(int) - scenes.astype(int)).max() <= 1
+    with pytest.raises(ValueError, match="no parameters.*jpeg_quality"):
+        without_parts(defocus, {"jpeg_quality": 100})
+    # Statistics: blur lowers the gradient percentile, a flat image has none.
+    sharp, blurred = image_statistics(scenes), image_statistics(defocus.fixed().apply(scenes))
+    assert blurred["gradient_p99"] < 0.5 * sharp["gradient_p99"] and blurred["mean_grey"] < sharp["mean_grey"]
+    flat = image_statistics(np.full((2, 35, 55, 1), 7, np.uint8))
+    assert flat == {"mean_grey": 7.0, "contrast_std": 0.0, "gradient_p99": 0.0, "laplacian_median": 0.0}

@@ -37,6 +37,17 @@ def test_valid_changes_and_callable_psi_are_accepted():
     assert preset.training.total_steps == 200 + 50 + 2000  # the ceiling; the realism rule usually ends sooner
 
 
+def test_one_override_call_changes_the_architecture_and_the_training():
+    preset = cfg.with_overrides(cfg.GAZE_QUICK, position_channels=True, filters=16, steps=7, lambda_reg=None)
+    assert preset.refiner.position_channels and preset.refiner.filters == 16 and preset.training.steps == 7
+    assert preset.training.lambda_reg == cfg.GAZE_QUICK.training.lambda_reg  # None keeps the preset's
+    assert cfg.with_overrides(cfg.GAZE_QUICK, position_channels=None).refiner == cfg.GAZE_QUICK.refiner
+    with pytest.raises(ValueError, match=r"unknown settings \['filterz'\].*RefinerConfig fields.*position_channels"):
+        cfg.with_overrides(cfg.GAZE_QUICK, filterz=16)
+    with pytest.raises(ValueError, match="padding"):
+        cfg.with_overrides(cfg.GAZE_QUICK, padding="circular")
+
+
 def test_other_configs_validate_too():
     with pytest.raises(ValueError, match="padding"):
         cfg.RefinerConfig(padding="circular")

@@ -104,20 +104,16 @@ def check_or_write_experiment(out_dir: Path, settings: StudySettings, sources: A
 
 
 def with_refiner_overrides(settings: StudySettings, **overrides: Any) -> StudySettings:
-    """`settings` with the command line's refiner overrides (None = keep the preset's; a
-    RefinerConfig field such as position_channels changes the architecture, any other key a
-    TrainingConfig field), and a
-    note of each change beside the preset's refiner note, which describes the preset's values:
-    experiment.json must not say lambda 0.05 for a run trained at 0.005."""
+    """`settings` with the command line's refiner overrides (None = keep the preset's; see
+    `config.with_overrides`: architecture or training fields), and a note of each change beside
+    the preset's refiner note, which describes the preset's values: experiment.json must not say
+    lambda 0.05 for a run trained at 0.005."""
     from simgan_tf import config as cfg  # imports nothing heavy, but keeps this module's top light
 
-    architecture = {f.name for f in dataclasses.fields(cfg.RefinerConfig)}
-    model = {k: v for k, v in overrides.items() if k in architecture and v is not None}
-    refiner = cfg.with_overrides(settings.refiner, **{k: v for k, v in overrides.items() if k not in architecture})
-    refiner = dataclasses.replace(refiner, refiner=dataclasses.replace(refiner.refiner, **model))
+    refiner = cfg.with_overrides(settings.refiner, **overrides)
 
     def value(preset, key):
-        return getattr(preset.refiner if key in architecture else preset.training, key)
+        return getattr(preset.refiner if key in cfg.REFINER_FIELDS else preset.training, key)
 
     changed = [f"{key} {value(settings.refiner, key)} -> {value(refiner, key)}"
                for key in overrides if value(refiner, key) != value(settings.refiner, key)]

@@ -140,6 +140,8 @@ def _disk_kernel(radius: float) -> np.ndarray:
     yy, xx = np.meshgrid(sub, sub, indexing="ij")
     inside = (xx ** 2 + yy ** 2 <= radius ** 2).astype(np.float32)
     k = inside.reshape(2 * r + 1, 4, 2 * r + 1, 4).sum(axis=(1, 3))
+    if k.sum() == 0:  # a disk smaller than one sub-sample: the lens is in focus, a single pixel
+        k[r, r] = 1.0
     return k / k.sum()
 
 
