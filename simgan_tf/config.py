@@ -471,10 +471,11 @@ HAND_PAPER = Preset(
         log_every=100,
     ),
     data=DataConfig(
-        # sensor_v3: sensor_v2's geometry-following defects plus the matching window's foreground
-        # fattening, which a refiner can learn and the quick estimator notices (sensor_v2's gap is
-        # 1.07x); tfds_builders/procedural_hands/README.md. --real procedural_hands/sensor_v2 or /sensor
-        synthetic="procedural_hands/synthetic", real="procedural_hands/sensor_v3", resize_method="nearest"
+        # sensor_v4: sensor_v2's geometry-following defects, the matching window's foreground
+        # fattening and a band of flying pixels around the silhouette: the pair on which the hand
+        # experiment's refiners learned something (on sensor_v3 they did not; sensor_v2's gap is
+        # 1.07x); tfds_builders/procedural_hands/README.md. --real procedural_hands/sensor_v3, /sensor_v2 or /sensor
+        synthetic="procedural_hands/synthetic", real="procedural_hands/sensor_v4", resize_method="nearest"
     ),
     provenance={
         "image": "paper (224 x 224 depth)",
@@ -492,7 +493,7 @@ HAND_PAPER = Preset(
         "buffer_size": "chosen: 50 batches of 32",
         "optimizer": _CHOSEN_TF1 + " (Adam)",
         "grad_clip_norm": _CHOSEN_TF1 + " (50)",
-        "data": "chosen: procedural_hands/sensor_v3 as the unlabeled target (the hand experiment's default pair)",
+        "data": "chosen: procedural_hands/sensor_v4 as the unlabeled target (the hand experiment's default pair)",
     },
 )
 
@@ -505,21 +506,30 @@ HAND_QUICK = dataclasses.replace(
     refiner=dataclasses.replace(HAND_REFINER, filters=16, kernel=5, num_blocks=3),
     training=dataclasses.replace(
         HAND_PAPER.training,
-        steps=200,
+        steps=1500,  # ceiling: the held-out realism rule (stop_*) usually ends the run at 800-1400
         pretrain_r_steps=100,
         pretrain_d_steps=30,
         batch_size=16,
         buffer_size=800,
+        # Summed over pixels, the L1 at 0.5 outweighs the whole adversarial term wherever the
+        # sensor's defects are (its halo moves ~10 % of the image by ~45 levels): the hand
+        # experiment's refiners drew nothing at 0.5, half at 0.05, the fattening and halo at 0.005.
+        lambda_reg=0.005,
         lr_boundaries=(),
         lr_values_after=(),
         checkpoint_every=50,
         log_every=10,
+        stop_check_every=100,
+        stop_min_steps=300,
     ),
     provenance={
         **HAND_PAPER.provenance,
         "image": "chosen: 64 x 64 (paper 224 x 224) to fit 2 CPU cores",
         "refiner": "chosen: 5x5 filters, 16 filters, 3 blocks (paper 7x7, 64, 10) for CPU",
-        "steps": "chosen: CPU budget",
+        "steps": "chosen: at most 1500, ended by the held-out realism rule (stop_*), as in the hand experiment",
+        "stop_check_every": "chosen: a realism check every 100 steps (simgan_tf.convergence)",
+        "lambda_reg": "chosen: 0.005 (hand_paper keeps the TF1 code's 0.5; docs/results/hands/README.md, the lambda pilots "
+                      "and the 5-seed run)",
         "pretrain_r_steps": "chosen: CPU budget",
         "pretrain_d_steps": "chosen: CPU budget",
         "batch_size": "chosen: CPU budget",

@@ -155,11 +155,11 @@ def test_bad_arguments_are_rejected():
 
 def test_train_hand_reads_sensor_images_without_labels(tmp_path):
     """The path `python train_hand.py` takes for its real domain: hand_quick's 64 x 64 images
-    from a freshly built `procedural_hands/sensor_v3` (the default pair), nothing but the image."""
+    from a freshly built `procedural_hands/sensor_v4` (the default pair), nothing but the image."""
     from simgan_tf import config, data
 
     image = config.HAND_QUICK.image
-    assert config.HAND_QUICK.data.real == config.HAND_PAPER.data.real == "procedural_hands/sensor_v3"
+    assert config.HAND_QUICK.data.real == config.HAND_PAPER.data.real == "procedural_hands/sensor_v4"
     domain = config.HAND_QUICK.data.real.split("/")[1]
     with mock.patch.object(phb.Builder, "SPLIT_SIZES", {**phb.Builder.SPLIT_SIZES, domain: {"train": 12}}):
         real = data.image_dataset(config.HAND_QUICK.data.real, "train", image, data_dir=str(tmp_path))

@@ -48,6 +48,7 @@ def _fingerprint(settings: StudySettings, sources: Any) -> dict[str, Any]:
     settings_dict.pop("notes", None)
     settings_dict.pop("seeds", None)  # more seeds may be added to an existing run
     settings_dict["refiner"].pop("provenance", None)
+    settings_dict["refiner"].pop("data", None)  # the preset's own domains: experiments take theirs from `sources`
     return json.loads(json.dumps({"settings": settings_dict, "sources": dataclasses.asdict(sources)}, default=str))
 
 
@@ -90,6 +91,7 @@ def check_or_write_experiment(out_dir: Path, settings: StudySettings, sources: A
     current = _fingerprint(settings, sources)
     if path.exists():
         stored = json.loads(path.read_text())
+        (stored.get("settings") or {}).get("refiner", {}).pop("data", None)  # recorded before it was dropped
         changed = sorted(
             fingerprint_changes(settings, current["settings"], stored.get("settings") or {}, "settings.")
             + fingerprint_changes(sources, current["sources"], stored.get("sources") or {}, "sources.")

@@ -51,6 +51,8 @@ QUICK_REFINER = dataclasses.replace(
         lambda_reg=0.005,
         checkpoint_every=50,
         log_every=10,
+        stop_check_every=0,  # the experiment runs its own realism rule (experiments.common.train_refiner)
+        stop_min_steps=0,
     ),
     name="hand_quick_experiment",
 )
