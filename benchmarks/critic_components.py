@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'images':<36} {'critic %':>9}  per seed   | mean grey, contrast, gradient p99, laplacian median")
     print(f"{'camera (unpaired scenes)':<36} {'-':>9}  {'':<10} | {rows['camera (unpaired scenes)']}")
     for name, images in sets.items():
-        per_seed = [float(critic_accuracy(d.real, images, image, settings.critic, s)["accuracy_pct"])
+        per_seed = [round(float(critic_accuracy(d.real, images, image, settings.critic, s)["accuracy_pct"]), 2)
                     for s in args.critic_seeds]
         rows[name] = {"critic_pct": round(float(np.mean(per_seed)), 2), "critic_per_seed": per_seed,
                       **image_statistics(images)}

@@ -589,6 +589,19 @@ def replace_training(training: TrainingConfig, **overrides: Any) -> TrainingConf
     return dataclasses.replace(training, **{k: v for k, v in overrides.items() if v is not None})
 
 
+@dataclass(frozen=True)
+class CriticConfig:
+    """The realism critic (simgan_tf.critic): a plain strided CNN, conv3x3/2 per entry of
+    `filters`, global average pool, 1 logit; trained for `epochs` on balanced classes."""
+
+    filters: tuple[int, ...] = (32, 64, 128)
+    epochs: int = 5
+    batch_size: int = 64
+    learning_rate: float = 0.001
+    holdout_fraction: float = 0.25  # share of each class kept aside for the reported accuracy
+    max_images_per_class: int = 2000  # bounds the cost; the two classes are always balanced
+
+
 REFINER_FIELDS = frozenset(f.name for f in dataclasses.fields(RefinerConfig))
 
 

@@ -8,26 +8,13 @@ trained to fool) so its accuracy is an independent measure: 50% = indistinguisha
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import keras
 import numpy as np
 from keras import layers
 
-from simgan_tf.config import ImageSpec
-
-
-@dataclass(frozen=True)
-class CriticConfig:
-    """A plain strided CNN: conv3x3/2 per entry of `filters`, global average pool, 1 logit."""
-
-    filters: tuple[int, ...] = (32, 64, 128)
-    epochs: int = 5
-    batch_size: int = 64
-    learning_rate: float = 0.001
-    holdout_fraction: float = 0.25  # share of each class kept aside for the reported accuracy
-    max_images_per_class: int = 2000  # bounds the cost; the two classes are always balanced
+from simgan_tf.config import CriticConfig, ImageSpec  # CriticConfig lives with the presets: no TF to read it
 
 
 def build_critic(image: ImageSpec, cfg: CriticConfig = CriticConfig(), name: str = "realism_critic") -> keras.Model:

@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from simgan_tf import config as cfg
-from simgan_tf.critic import CriticConfig
+from simgan_tf.config import CriticConfig
 from simgan_tf.experiments.settings import StudySettings, tiny_refiner
 
 # Rows in the order of the paper's Table 4, then the two ablations. "real" is the paper's

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simgan_tf import config as cfg
-from simgan_tf.critic import CriticConfig
+from simgan_tf.config import CriticConfig
 from simgan_tf.label_preservation import PupilFitConfig
 
 # Rows of the results table, in the order of the paper's Table 2 plus the reference and the
