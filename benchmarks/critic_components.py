@@ -14,6 +14,8 @@ label-free statistics that say which part is missing: mean grey level, within-im
     python benchmarks/critic_components.py --camera defocus --critic-seeds 0 1 2 \\
         --run-dir docs/results/gaze_converged/defocus_position --seed 0 \\
         --out docs/results/critic_reference/defocus_components.json
+
+`--no-parts` scores only the synthetic images, the fixed camera and the run's refiners (another run, same camera).
 """
 from __future__ import annotations
 
@@ -88,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", help="a gaze experiment's --out on this camera: also score its refiners")
     parser.add_argument("--seed", type=int, default=0, help="which seed of --run-dir")
     parser.add_argument("--images", type=int, default=1000, help="synthetic scenes per image set")
+    parser.add_argument("--no-parts", action="store_true",
+                        help="skip the fixed camera's switched-off parts: score only the fixed camera and --run-dir's refiners")
     parser.add_argument("--out", required=True, help="JSON file for the table")
     parser.add_argument("--data-dir", help="where TFDS stores prepared datasets")
     args = parser.parse_args(argv)
@@ -113,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     synthetic = d.synthetic[:args.images]
     camera = get_camera(args.camera)
     sets = {"synthetic": synthetic, "fixed camera": camera.fixed().apply(synthetic)}
-    for part, neutral in NEUTRAL_PARTS[args.camera].items():
+    for part, neutral in ({} if args.no_parts else NEUTRAL_PARTS[args.camera]).items():
         sets[f"fixed camera, no {part}"] = without_parts(camera, neutral).apply(synthetic)
     sets.update({f"refined {k}": v for k, v in refined.items()})
 
