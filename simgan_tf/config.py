@@ -609,11 +609,11 @@ def with_overrides(preset: Preset, **overrides: Any) -> Preset:
     """Return a copy of `preset` with fields replaced (None values ignored): a RefinerConfig field
     (filters, position_channels, ...) changes the refiner's architecture, any other key names a
     TrainingConfig field. One call for both, so a command line and a script override alike."""
-    unknown = set(overrides) - REFINER_FIELDS - {f.name for f in dataclasses.fields(TrainingConfig)}
+    training_fields = {f.name for f in dataclasses.fields(TrainingConfig)}
+    unknown = set(overrides) - REFINER_FIELDS - training_fields
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)}; expected TrainingConfig fields "
-                         f"{sorted(f.name for f in dataclasses.fields(TrainingConfig))} or RefinerConfig "
-                         f"fields {sorted(REFINER_FIELDS)}")
+                         f"{sorted(training_fields)} or RefinerConfig fields {sorted(REFINER_FIELDS)}")
     architecture = {k: v for k, v in overrides.items() if k in REFINER_FIELDS and v is not None}
     training = {k: v for k, v in overrides.items() if k not in REFINER_FIELDS}
     return dataclasses.replace(preset, refiner=dataclasses.replace(preset.refiner, **architecture),

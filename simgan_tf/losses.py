@@ -55,7 +55,7 @@ def _low_pass(images: tf.Tensor, sigma: float = LOW_PASS_SIGMA_PX) -> tf.Tensor:
     def blur(x: tf.Tensor) -> tf.Tensor:
         return tf.nn.depthwise_conv2d(x, kernel, strides=[1, 1, 1, 1], padding="SAME")
 
-    return blur(images) / blur(tf.ones_like(images))
+    return blur(images) / blur(tf.ones_like(images[:1]))  # the border weights: one image's worth, broadcast
 
 
 # psi of the self-regularisation loss: which features of the synthetic image R must keep.
